@@ -1,0 +1,69 @@
+import type { ExportDefinition, LoadStrategy, MaskingRule } from '../exports/types.ts';
+import type { SecretRef } from './secrets.ts';
+
+// The validated, resolved configuration every part of the pipeline reads. Built once at boot, then frozen.
+
+export interface ExportSettings {
+  windowMs: number;
+  lookbackMs: number;
+  lagMs: number;
+  /** How far back the initial load starts; 'all' reads everything the instance still has. */
+  horizon: number | 'all';
+  pageSize: number;
+  loadStrategy: LoadStrategy;
+}
+
+export interface ResolvedExport {
+  definition: ExportDefinition;
+  settings: ExportSettings;
+  /** Effective masking per Looker field of this export ('keep' entries omitted). */
+  masking: Record<string, Exclude<MaskingRule, 'keep'>>;
+}
+
+export interface InstanceConfig {
+  id: string;
+  baseUrl: string;
+  clientId: SecretRef;
+  clientSecret: SecretRef;
+  exports: ResolvedExport[];
+  maxConcurrentQueries: number;
+  queryTimeoutMs: number;
+  /** A cron of its own, or undefined to follow the global schedule. */
+  cron: string | undefined;
+}
+
+export interface PipelineConfig {
+  source: string;
+  redis: { url: string; prefix: string };
+  schedule: { cron: string; timezone: string };
+  spool: { dir: string };
+  gcs: { bucket: string; prefix: string; projectId: string | undefined; apiEndpoint: string | undefined };
+  bigquery: { projectId: string; dataset: string; location: string; apiEndpoint: string | undefined };
+  masking: { hashKey: SecretRef | undefined };
+  instances: InstanceConfig[];
+  workers: {
+    extractConcurrency: number;
+    uploadConcurrency: number;
+    loadConcurrency: number;
+    shutdownGraceMs: number;
+  };
+  dashboard: { host: string; port: number };
+}
+
+export function findInstance(config: PipelineConfig, id: string): InstanceConfig {
+  const instance = config.instances.find((i) => i.id === id);
+  if (!instance) {
+    throw new Error(`unknown instance "${id}" (configured: ${config.instances.map((i) => i.id).join(', ')})`);
+  }
+  return instance;
+}
+
+export function findExport(instance: InstanceConfig, name: string): ResolvedExport {
+  const found = instance.exports.find((e) => e.definition.name === name);
+  if (!found) {
+    throw new Error(
+      `instance "${instance.id}" has no export "${name}" (it exports: ${instance.exports.map((e) => e.definition.name).join(', ')})`,
+    );
+  }
+  return found;
+}

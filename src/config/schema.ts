@@ -1,0 +1,192 @@
+import { CronExpressionParser } from 'cron-parser';
+import { z } from 'zod';
+import { LOAD_STRATEGIES } from '../exports/types.ts';
+import { parseDuration } from './duration.ts';
+import { describeValue } from './errors.ts';
+import { parseSecretReference } from './secrets.ts';
+
+// The YAML config, as operators write it. Every refinement's message names the offending value; secrets are
+// validated as references only, so no message ever echoes one.
+
+const LOOKER_FIELD_TYPES = ['number', 'string', 'yesno', 'date_time', 'date_date', 'tier'] as const;
+const BIGQUERY_TYPES = ['STRING', 'INTEGER', 'FLOAT', 'BOOLEAN', 'TIMESTAMP', 'DATETIME', 'DATE'] as const;
+const MASKING_RULES = ['hash', 'redact', 'drop', 'keep'] as const;
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function isValidCron(pattern: string): boolean {
+  try {
+    CronExpressionParser.parse(pattern, { tz: 'UTC' });
+    return pattern.trim().split(/\s+/).length >= 5;
+  } catch {
+    return false;
+  }
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const duration = z.string().refine((text) => parseDuration(text) !== undefined, {
+  error: (issue) => `${describeValue(issue.input)} is not a duration like 30s, 10m, 6h or 90d`,
+});
+
+const httpUrl = z.string().refine(isHttpUrl, {
+  error: (issue) => `${describeValue(issue.input)} is not an http(s) URL`,
+});
+
+/** A secret: only `${ENV_VAR}` is accepted, and the message never repeats what was written. */
+const secret = z.string().refine((text) => parseSecretReference(text) !== undefined, {
+  error: () =>
+    'must be an environment reference like ${MY_SECRET}; secrets are never written into the config file',
+});
+
+const cron = z.string().refine(isValidCron, {
+  error: (issue) =>
+    `${describeValue(issue.input)} is not a valid cron pattern (5 or 6 fields, e.g. "0 * * * *")`,
+});
+
+const timeZone = z.string().refine(isTimeZone, {
+  error: (issue) => `${describeValue(issue.input)} is not an IANA time zone`,
+});
+
+const identifier = (what: string, pattern: RegExp, rule: string) =>
+  z.string().refine((text) => pattern.test(text), {
+    error: (issue) => `${describeValue(issue.input)} is not a valid ${what} (${rule})`,
+  });
+
+export const INSTANCE_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const instanceId = identifier(
+  'instance id',
+  INSTANCE_ID,
+  'lowercase letters, digits and dashes, at most 63 characters, starting and ending with a letter or digit',
+);
+const exportName = identifier('export name', /^[a-z][a-z0-9_]{0,62}$/, 'lowercase letters, digits and _');
+const lookerField = identifier(
+  'Looker field name',
+  /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/,
+  'like "history.id"',
+);
+const columnName = identifier(
+  'BigQuery column name',
+  /^[A-Za-z_][A-Za-z0-9_]{0,299}$/,
+  'letters, digits and _, not starting with a digit',
+);
+
+/** Per-export settings: in `defaults` for every export, or under `exports.<name>` for one. */
+const exportSettingsShape = {
+  window: duration.optional(),
+  lookback: duration.optional(),
+  lag: duration.optional(),
+  horizon: z.union([z.literal('all'), duration]).optional(),
+  pageSize: z.int().min(10).max(1_000_000).optional(),
+  loadStrategy: z.enum(LOAD_STRATEGIES).optional(),
+};
+
+const customField = z.strictObject({
+  field: lookerField,
+  type: z.enum(LOOKER_FIELD_TYPES),
+  column: columnName.optional(),
+  bigqueryType: z.enum(BIGQUERY_TYPES).optional(),
+});
+
+/** An `exports.<name>` entry: settings for a built-in export, or a whole custom export. */
+const exportEntry = z.strictObject({
+  ...exportSettingsShape,
+  description: z.string().optional(),
+  model: z.string().min(1).optional(),
+  explore: z.string().min(1).optional(),
+  fields: z.array(customField).min(1).optional(),
+  key: lookerField.optional(),
+  cursor: lookerField.optional(),
+  filters: z.record(z.string(), z.string()).optional(),
+});
+
+const instance = z.strictObject({
+  id: instanceId,
+  baseUrl: httpUrl,
+  clientId: secret,
+  clientSecret: secret,
+  exports: z.array(z.string()).min(1).optional(),
+  maxConcurrentQueries: z.int().min(1).max(50).default(2),
+  queryTimeout: duration.default('10m'),
+  schedule: z.strictObject({ cron }).optional(),
+});
+
+export const configSchema = z.strictObject({
+  redis: z.strictObject({
+    url: z.string().refine((text) => /^rediss?:\/\//.test(text), {
+      error: (issue) => `${describeValue(issue.input)} is not a redis:// or rediss:// URL`,
+    }),
+    prefix: z.string().min(1).default('{lsa}'),
+  }),
+  schedule: z
+    .strictObject({ cron: cron.default('0 * * * *'), timezone: timeZone.default('UTC') })
+    .default({ cron: '0 * * * *', timezone: 'UTC' }),
+  spool: z.strictObject({ dir: z.string().min(1).default('./.lsa/spool') }).default({ dir: './.lsa/spool' }),
+  gcs: z.strictObject({
+    bucket: identifier(
+      'bucket name',
+      /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/,
+      'lowercase letters, digits, -, _ and .',
+    ),
+    prefix: z.string().default('looker-activity'),
+    projectId: z.string().min(1).optional(),
+    apiEndpoint: httpUrl.optional(),
+  }),
+  bigquery: z.strictObject({
+    projectId: z.string().min(1),
+    dataset: identifier('dataset id', /^[A-Za-z0-9_]{1,1024}$/, 'letters, digits and _'),
+    location: z.string().min(1).default('US'),
+    apiEndpoint: httpUrl.optional(),
+  }),
+  masking: z
+    .strictObject({
+      hashKey: secret.optional(),
+      rules: z.record(z.string(), z.enum(MASKING_RULES)).default({}),
+    })
+    .default({ rules: {} }),
+  defaults: z.strictObject(exportSettingsShape).default({}),
+  exports: z.record(z.string(), exportEntry).default({}),
+  instances: z.array(instance).min(1, { error: 'at least one Looker instance is required' }),
+  workers: z
+    .strictObject({
+      extractConcurrency: z.int().min(1).max(64).default(4),
+      uploadConcurrency: z.int().min(1).max(64).default(4),
+      loadConcurrency: z.int().min(1).max(64).default(2),
+      shutdownGrace: duration.default('30s'),
+    })
+    .default({ extractConcurrency: 4, uploadConcurrency: 4, loadConcurrency: 2, shutdownGrace: '30s' }),
+  dashboard: z
+    .strictObject({ host: z.string().default('0.0.0.0'), port: z.int().min(0).max(65535).default(3000) })
+    .default({ host: '0.0.0.0', port: 3000 }),
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+export type RawExportEntry = z.output<typeof exportEntry>;
+
+export { exportName };
+
+/** Paths whose values are secrets: they keep their `${VAR}` text and are resolved only at use. */
+export function isSecretPath(path: (string | number)[]): boolean {
+  const last = path[path.length - 1];
+  if (path[0] === 'instances' && (last === 'clientId' || last === 'clientSecret') && path.length === 3)
+    return true;
+  return path.length === 2 && path[0] === 'masking' && last === 'hashKey';
+}
+
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}
