@@ -75,7 +75,9 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     stderr += chunk.toString();
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitForPort(port, 10_000, () => (child.exitCode !== null ? `redis-server exited: ${stderr}` : undefined));
+  await waitForPort(port, 10_000, () =>
+    child.exitCode !== null ? `redis-server exited: ${stderr}` : undefined,
+  );
   return {
     url: `redis://127.0.0.1:${port}`,
     port,

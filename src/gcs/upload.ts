@@ -1,0 +1,103 @@
+import { stat, unlink } from 'node:fs/promises';
+import type { Storage } from '@google-cloud/storage';
+import type { PipelineConfig } from '../config/model.ts';
+import { NonRetryableError } from '../errors.ts';
+import { windowId } from '../looker/window.ts';
+import type { SpoolManifest } from '../spool/manifest.ts';
+
+// Stages one spool file in Cloud Storage:
+//   gs://<bucket>/<prefix>/<instance>/<export>/<yyyy>/<mm>/<dd>/<window>.jsonl.gz
+// with a resumable upload that the client verifies by CRC32C. The object carries the file's sha256, so a
+// retried upload (same window, same object name) recognises an object it already wrote, and the spool file is
+// deleted only once the object is known to hold exactly its bytes.
+
+export interface UploadResult {
+  uri: string;
+  bucket: string;
+  object: string;
+  bytes: number;
+  rows: number;
+  generation: string;
+}
+
+export function objectName(
+  prefix: string,
+  manifest: Pick<SpoolManifest, 'instanceId' | 'exportName' | 'window'>,
+) {
+  const { window } = manifest;
+  const dayMs = window.kind === 'snapshot' ? window.atMs : window.endMs;
+  const day = new Date(dayMs).toISOString().slice(0, 10).replace(/-/g, '/');
+  const name = `${manifest.instanceId}/${manifest.exportName}/${day}/${windowId(window)}.jsonl.gz`;
+  return prefix ? `${prefix}/${name}` : name;
+}
+
+export async function uploadSpoolFile(
+  storage: Storage,
+  gcs: PipelineConfig['gcs'],
+  manifest: SpoolManifest,
+): Promise<UploadResult> {
+  const name = objectName(gcs.prefix, manifest);
+  const file = storage.bucket(gcs.bucket).file(name);
+  const result = (generation: string): UploadResult => ({
+    uri: `gs://${gcs.bucket}/${name}`,
+    bucket: gcs.bucket,
+    object: name,
+    bytes: manifest.bytes,
+    rows: manifest.rows,
+    generation,
+  });
+
+  const local = await stat(manifest.file).catch(() => null);
+  if (!local) {
+    // The file is gone: fine if a previous attempt uploaded it and crashed before reporting.
+    const existing = await verifiedObject(file, manifest);
+    if (existing) return result(existing);
+    throw new NonRetryableError(
+      `spool file ${manifest.file} is missing and gs://${gcs.bucket}/${name} does not hold it: the window must be extracted again (lsa run --instance ${manifest.instanceId} --export ${manifest.exportName})`,
+    );
+  }
+  if (local.size !== manifest.bytes) {
+    throw new NonRetryableError(
+      `spool file ${manifest.file} has ${local.size} bytes, its manifest says ${manifest.bytes}`,
+    );
+  }
+
+  await storage.bucket(gcs.bucket).upload(manifest.file, {
+    destination: name,
+    resumable: true,
+    validation: 'crc32c',
+    metadata: {
+      contentType: 'application/gzip',
+      metadata: {
+        sha256: manifest.sha256,
+        rows: String(manifest.rows),
+        lookerInstance: manifest.instanceId,
+        export: manifest.exportName,
+        window: windowId(manifest.window),
+      },
+    },
+  });
+  const generation = await verifiedObject(file, manifest);
+  if (!generation) throw new Error(`gs://${gcs.bucket}/${name} does not match the spool file after upload`);
+  await unlink(manifest.file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  return result(generation);
+}
+
+type GcsFile = ReturnType<ReturnType<Storage['bucket']>['file']>;
+
+/** The object's generation if it exists with the manifest's size and sha256, otherwise null. */
+async function verifiedObject(file: GcsFile, manifest: SpoolManifest): Promise<string | null> {
+  try {
+    const [metadata] = await file.getMetadata();
+    const custom = (metadata.metadata ?? {}) as Record<string, unknown>;
+    if (Number(metadata.size) === manifest.bytes && custom.sha256 === manifest.sha256) {
+      return String(metadata.generation);
+    }
+    return null;
+  } catch (error) {
+    if ((error as { code?: number }).code === 404) return null;
+    throw error;
+  }
+}

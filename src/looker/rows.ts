@@ -1,0 +1,166 @@
+import type { ResolvedExport } from '../config/model.ts';
+import { NonRetryableError } from '../errors.ts';
+import type { BigQueryType, ExportField } from '../exports/types.ts';
+import { hashMask, redactMask, type StringMask } from './masking.ts';
+
+// Turns one Looker JSON row into one NDJSON line for BigQuery: registry column names, BigQuery types, masking
+// applied. A value that cannot be converted losslessly fails the whole window (BadRowError names the column and
+// the value); nothing is guessed. Fields Looker adds beyond the ones we asked for (LookML `required_fields`)
+// are ignored: we never promised them a column.
+
+export class BadRowError extends NonRetryableError {
+  constructor(
+    readonly column: string,
+    readonly detail: string,
+  ) {
+    super(detail);
+    this.name = 'BadRowError';
+  }
+}
+
+type Converter = (value: unknown, field: ExportField) => unknown;
+
+const INTEGER_TEXT = /^-?\d{1,19}$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function show(value: unknown): string {
+  const text =
+    typeof value === 'string'
+      ? JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)
+      : JSON.stringify(value);
+  return text ?? String(value);
+}
+
+function bad(field: ExportField, value: unknown, expected: string): never {
+  throw new BadRowError(
+    field.column,
+    `column ${field.column} (${field.field}): ${show(value)} is not ${expected}`,
+  );
+}
+
+const CONVERTERS: Record<BigQueryType, Converter> = {
+  INTEGER(value, field) {
+    if (typeof value === 'number')
+      return Number.isSafeInteger(value) ? value : bad(field, value, 'a whole number');
+    if (typeof value === 'string' && INTEGER_TEXT.test(value)) {
+      const n = Number(value);
+      // Beyond 2^53 BigQuery wants the digits as a string, so nothing is rounded.
+      return Number.isSafeInteger(n) ? n : value;
+    }
+    return bad(field, value, 'a whole number');
+  },
+  FLOAT(value, field) {
+    if (typeof value === 'number' && Number.isFinite(value)) return value;
+    if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
+      return Number(value);
+    return bad(field, value, 'a number');
+  },
+  BOOLEAN(value, field) {
+    if (typeof value === 'boolean') return value;
+    if (typeof value === 'string') {
+      const lower = value.toLowerCase();
+      if (lower === 'yes' || lower === 'true') return true;
+      if (lower === 'no' || lower === 'false') return false;
+    }
+    return bad(field, value, 'Yes or No');
+  },
+  STRING(value, field) {
+    if (typeof value === 'string') return value;
+    // Numbers and booleans convert to text without loss; objects do not.
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+    return bad(field, value, 'a string');
+  },
+  TIMESTAMP(value, field) {
+    // Queries run with query_timezone UTC, so a zone-less Looker datetime is a UTC instant.
+    if (typeof value === 'string' && DATE_TIME.test(value)) return value;
+    return bad(field, value, 'a datetime like "2024-01-02 03:04:05"');
+  },
+  DATETIME(value, field) {
+    if (typeof value === 'string' && DATE_TIME.test(value)) return value;
+    return bad(field, value, 'a datetime like "2024-01-02 03:04:05"');
+  },
+  DATE(value, field) {
+    if (typeof value === 'string' && DATE.test(value)) return value;
+    return bad(field, value, 'a date like "2024-01-02"');
+  },
+};
+
+interface ColumnPlan {
+  field: ExportField;
+  /** `"column":` ready to concatenate. */
+  prefix: string;
+  convert: Converter;
+  mask: StringMask | undefined;
+  dropped: boolean;
+  isKey: boolean;
+}
+
+export interface RowConverter {
+  /** The Looker fields to ask for (dropped fields are never requested). */
+  queryFields: string[];
+  /** BigQuery column names, in file order. */
+  columns: string[];
+  /** One NDJSON line (without newline) for a Looker row. */
+  toLine(row: Record<string, unknown>): string;
+}
+
+export function rowConverter(
+  resolved: ResolvedExport,
+  context: { instanceId: string; extractedAt: Date; hashKey: () => string },
+): RowConverter {
+  const { definition } = resolved;
+  let hash: StringMask | undefined;
+  const plans: ColumnPlan[] = definition.fields.map((field) => {
+    const rule = resolved.masking[field.field];
+    let mask: StringMask | undefined;
+    if (rule === 'hash') {
+      hash ??= hashMask(context.hashKey());
+      mask = hash;
+    } else if (rule === 'redact') mask = redactMask;
+    return {
+      field,
+      prefix: `,${JSON.stringify(field.column)}:`,
+      convert: CONVERTERS[field.bigqueryType],
+      mask,
+      dropped: rule === 'drop',
+      isKey: field.field === definition.key,
+    };
+  });
+  const head = `{"looker_instance":${JSON.stringify(context.instanceId)}`;
+  const tail = `,"_extracted_at":${JSON.stringify(context.extractedAt.toISOString())}}`;
+  return {
+    queryFields: plans.filter((p) => !p.dropped).map((p) => p.field.field),
+    columns: ['looker_instance', ...plans.map((p) => p.field.column), '_extracted_at'],
+    toLine(row) {
+      let line = head;
+      for (const plan of plans) {
+        if (plan.dropped) {
+          line += `${plan.prefix}null`;
+          continue;
+        }
+        const raw = row[plan.field.field];
+        if (raw === undefined) {
+          throw new BadRowError(
+            plan.field.column,
+            `column ${plan.field.column}: Looker's row has no field ${plan.field.field}`,
+          );
+        }
+        if (raw === null) {
+          if (plan.isKey) {
+            throw new BadRowError(
+              plan.field.column,
+              `column ${plan.field.column}: the key ${plan.field.field} is null`,
+            );
+          }
+          line += `${plan.prefix}null`;
+          continue;
+        }
+        let value = plan.convert(raw, plan.field);
+        if (plan.mask) value = plan.mask(value as string);
+        line += plan.prefix + JSON.stringify(value);
+      }
+      return line + tail;
+    },
+  };
+}

@@ -1,0 +1,32 @@
+// A window is the time range one extract covers. Incremental exports use closed UTC windows [start, end) at
+// whole seconds (Looker filters have second precision); `start: null` reads everything before `end` (an
+// initial load with horizon "all"); snapshots have no range at all.
+
+export type ExtractWindow =
+  | { kind: 'range'; startMs: number | null; endMs: number }
+  | { kind: 'snapshot'; atMs: number };
+
+/** Looker's datetime literal in UTC: `2024-01-02 03:04:05`. */
+export function lookerDateTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** A stable id for job ids, object names and file names: no `:` (BullMQ refuses it in job ids). */
+export function windowId(window: ExtractWindow): string {
+  if (window.kind === 'snapshot') return `snapshot-${compactInstant(window.atMs)}`;
+  return `${window.startMs === null ? 'all' : compactInstant(window.startMs)}--${compactInstant(window.endMs)}`;
+}
+
+/** `2024-01-02T030405Z`: sortable, readable, safe in paths and ids. */
+export function compactInstant(ms: number): string {
+  return new Date(ms)
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/:/g, '');
+}
+
+export function describeWindow(window: ExtractWindow): string {
+  if (window.kind === 'snapshot') return `snapshot at ${new Date(window.atMs).toISOString()}`;
+  const start = window.startMs === null ? 'the beginning' : new Date(window.startMs).toISOString();
+  return `[${start}, ${new Date(window.endMs).toISOString()})`;
+}

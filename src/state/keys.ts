@@ -1,0 +1,45 @@
+// Every Redis key the pipeline owns, under one hash-tag prefix (default `{lsa}`), so BullMQ's keys and ours live
+// in the same Redis Cluster slot and Lua scripts may touch several of them at once.
+
+export class StateKeys {
+  constructor(readonly prefix: string) {}
+
+  /** Hash: per export `<export>.initialLoad`, `<export>.watermark`, `<export>.planEnd`. */
+  instance(instanceId: string): string {
+    return `${this.prefix}:instance:${instanceId}`;
+  }
+
+  /** Sorted set of the windows of the current plan not yet committed (member window id, score start ms). */
+  pending(instanceId: string, exportName: string): string {
+    return `${this.prefix}:pending:${instanceId}:${exportName}`;
+  }
+
+  /** Hash: per export the outcome of the last window (for the status page and metrics). */
+  runs(instanceId: string): string {
+    return `${this.prefix}:runs:${instanceId}`;
+  }
+
+  /** Sorted set of query leases on one Looker instance (member token, score expiry ms). */
+  lease(instanceId: string): string {
+    return `${this.prefix}:lease:${instanceId}`;
+  }
+
+  /** Sorted set of live nodes (member node id, score last heartbeat ms). */
+  nodes(): string {
+    return `${this.prefix}:nodes`;
+  }
+
+  node(nodeId: string): string {
+    return `${this.prefix}:node:${nodeId}`;
+  }
+
+  /** Counters for metrics: rows extracted/loaded per instance and export. */
+  counters(): string {
+    return `${this.prefix}:counters`;
+  }
+
+  /** Hash: Looker 429 cool-downs per instance (epoch ms until which no query may start). */
+  coolDowns(): string {
+    return `${this.prefix}:cooldown`;
+  }
+}

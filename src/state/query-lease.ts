@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { StateKeys } from './keys.ts';
+
+// Looker limits concurrent System Activity queries, so no instance ever runs more than `maxConcurrentQueries`
+// extracts at once, whatever the number of workers: a lease is a member of a per-instance sorted set scored by
+// its expiry. Expired leases (a worker killed mid-extract) are purged on every acquire, so a slot is never lost
+// for longer than the lease's time to live; running extracts renew theirs as they make progress.
+
+const ACQUIRE = `
+local key, now, limit, expiry, token = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, expiry, token)
+  redis.call('PEXPIRE', key, tonumber(expiry) - now)
+  return 1
+end
+return 0
+`;
+
+export interface QueryLease {
+  token: string;
+  renew(): Promise<void>;
+  release(): Promise<void>;
+}
+
+export class QueryLeases {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: StateKeys,
+    private readonly ttlMs: number,
+  ) {
+    this.redis.defineCommand('lsaAcquireLease', { numberOfKeys: 1, lua: ACQUIRE });
+  }
+
+  /** A lease on one of the instance's query slots, or null when all are taken. */
+  async acquire(instanceId: string, limit: number): Promise<QueryLease | null> {
+    const key = this.keys.lease(instanceId);
+    const token = randomUUID();
+    const now = Date.now();
+    const acquired = await (
+      this.redis as unknown as { lsaAcquireLease(...args: (string | number)[]): Promise<number> }
+    ).lsaAcquireLease(key, now, limit, now + this.ttlMs, token);
+    if (acquired !== 1) return null;
+    return {
+      token,
+      renew: async () => {
+        await this.redis.zadd(key, 'XX', Date.now() + this.ttlMs, token);
+        await this.redis.pexpire(key, this.ttlMs);
+      },
+      release: async () => {
+        await this.redis.zrem(key, token);
+      },
+    };
+  }
+
+  async active(instanceId: string): Promise<number> {
+    return this.redis.zcount(this.keys.lease(instanceId), Date.now(), '+inf');
+  }
+}
