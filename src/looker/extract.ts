@@ -41,8 +41,6 @@ export interface ExtractResult {
   queries: number;
 }
 
-const MIN_SPLIT_MS = 1000;
-
 export function spoolFilePath(
   spoolDir: string,
   instanceId: string,
@@ -96,22 +94,16 @@ export async function extractWindow(request: ExtractRequest): Promise<ExtractRes
 
 /** Prefixes an error's message with the instance, export and window, keeping its class (retryable or not). */
 function addContext(error: unknown, context: string): Error {
-  if (error instanceof JsonRowsError) return new NonRetryableErrorOrRetry(error, context);
+  if (error instanceof JsonRowsError) {
+    const message = `${context}: ${error.message}`;
+    // A body cut off mid-stream is transient (retry); a complete body with invalid JSON is bad data (do not).
+    return error.truncated ? new Error(message) : new NonRetryableError(message);
+  }
   if (error instanceof Error) {
     if (!error.message.startsWith(context)) error.message = `${context}: ${error.message}`;
     return error;
   }
   return new Error(`${context}: ${String(error)}`);
-}
-
-/** A body cut off mid-stream is transient (retry); a complete body with invalid JSON is bad data (do not). */
-class NonRetryableErrorOrRetry extends Error {
-  constructor(error: JsonRowsError, context: string) {
-    super(`${context}: ${error.message}`);
-    this.name = 'LookerResponseError';
-    // biome-ignore lint/correctness/noConstructorReturn: the class is chosen by the kind of failure
-    if (!/ended before|is empty/.test(error.message)) return new NonRetryableError(this.message);
-  }
 }
 
 type Page = { filters: Record<string, string>; sorts: string[] };

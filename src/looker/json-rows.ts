@@ -11,7 +11,11 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 export class JsonRowsError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The body ended early (a dropped connection), as opposed to a complete body that is not valid. */
+    readonly truncated = false,
+  ) {
     super(message);
     this.name = 'JsonRowsError';
   }
@@ -90,10 +94,11 @@ export class JsonArrayRowReader {
 
   /** Call at end of body: throws unless the array was complete. */
   finish(): void {
-    if (!this.started) throw new JsonRowsError('the response body is empty, not a JSON array');
+    if (!this.started) throw new JsonRowsError('the response body is empty, not a JSON array', true);
     if (!this.closed) {
       throw new JsonRowsError(
         `the response body ended before the JSON array was closed (after ${this.rowsRead} rows)`,
+        true,
       );
     }
   }
