@@ -386,6 +386,10 @@ function resolve(
       uploadConcurrency: raw.workers.uploadConcurrency,
       loadConcurrency: raw.workers.loadConcurrency,
       shutdownGraceMs: parseDuration(raw.workers.shutdownGrace)!,
+      lockDurationMs: parseDuration(raw.workers.lockDuration)!,
+      stalledIntervalMs: parseDuration(raw.workers.stalledInterval)!,
+      heartbeatMs: parseDuration(raw.workers.heartbeat)!,
+      deadNodeAfterMs: parseDuration(raw.workers.deadNodeAfter)!,
     },
     dashboard: raw.dashboard,
   };

@@ -46,6 +46,10 @@ export interface PipelineConfig {
     uploadConcurrency: number;
     loadConcurrency: number;
     shutdownGraceMs: number;
+    lockDurationMs: number;
+    stalledIntervalMs: number;
+    heartbeatMs: number;
+    deadNodeAfterMs: number;
   };
   dashboard: { host: string; port: number };
 }

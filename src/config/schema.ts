@@ -167,8 +167,23 @@ export const configSchema = z.strictObject({
       uploadConcurrency: z.int().min(1).max(64).default(4),
       loadConcurrency: z.int().min(1).max(64).default(2),
       shutdownGrace: duration.default('30s'),
+      /** A job's lock; a worker killed mid-job is noticed after at most lockDuration + stalledInterval. */
+      lockDuration: duration.default('30s'),
+      stalledInterval: duration.default('30s'),
+      heartbeat: duration.default('5s'),
+      /** A node silent this long is presumed dead; its pending uploads are extracted again elsewhere. */
+      deadNodeAfter: duration.default('60s'),
     })
-    .default({ extractConcurrency: 4, uploadConcurrency: 4, loadConcurrency: 2, shutdownGrace: '30s' }),
+    .default({
+      extractConcurrency: 4,
+      uploadConcurrency: 4,
+      loadConcurrency: 2,
+      shutdownGrace: '30s',
+      lockDuration: '30s',
+      stalledInterval: '30s',
+      heartbeat: '5s',
+      deadNodeAfter: '60s',
+    }),
   dashboard: z
     .strictObject({ host: z.string().default('0.0.0.0'), port: z.int().min(0).max(65535).default(3000) })
     .default({ host: '0.0.0.0', port: 3000 }),

@@ -1,0 +1,40 @@
+import { ConfigError } from '../config/errors.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { configJsonSchema } from '../config/schema.ts';
+import { CONFIG_OPTIONS, type Command, configPath, UsageError } from './command.ts';
+
+export const configCommand: Command = {
+  name: 'config',
+  summary: 'Check a pipeline config, or print the JSON Schema editors use to complete it.',
+  usage: 'config validate [file] [--skip-env] | config schema',
+  options: {
+    ...CONFIG_OPTIONS,
+    'skip-env': {
+      type: 'boolean',
+      description: "do not require the secrets' environment variables to be set",
+    },
+  },
+  async run(values, positionals) {
+    const [action, file] = positionals;
+    if (action === 'schema') {
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+      return 0;
+    }
+    if (action !== 'validate') throw new UsageError('expected "config validate [file]" or "config schema"');
+    const path = file ?? configPath(values);
+    try {
+      const config = loadConfigFile(path, { requireSecrets: !values['skip-env'] });
+      const exports = new Set(config.instances.flatMap((i) => i.exports.map((e) => e.definition.name)));
+      process.stdout.write(
+        `${path}: valid — ${config.instances.length} instance(s) (${config.instances.map((i) => i.id).join(', ')}), ${exports.size} export(s), schedule "${config.schedule.cron}" ${config.schedule.timezone}\n`,
+      );
+      return 0;
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        process.stderr.write(`${error.message}\n`);
+        return 1;
+      }
+      throw error;
+    }
+  },
+};

@@ -1,0 +1,36 @@
+import { findExport, findInstance } from '../config/model.ts';
+import { silentLogger } from '../logging.ts';
+import { createContext } from '../pipeline/context.ts';
+import { CONFIG_OPTIONS, type Command, loadConfig, UsageError } from './command.ts';
+
+export const resetCommand: Command = {
+  name: 'reset',
+  summary: 'Put an instance (or one of its exports) back to initial load: flag on, watermark cleared.',
+  usage: 'reset --instance <id> [--export <name>] [--config file]',
+  options: {
+    ...CONFIG_OPTIONS,
+    instance: { type: 'string', valueName: 'id', description: 'the Looker instance to reset (required)' },
+    export: {
+      type: 'string',
+      valueName: 'name',
+      description: "only this export (default: all of the instance's exports)",
+    },
+  },
+  async run(values) {
+    if (typeof values.instance !== 'string') throw new UsageError('--instance is required');
+    const config = loadConfig(values);
+    const instance = findInstance(config, values.instance);
+    const exports =
+      typeof values.export === 'string' ? [findExport(instance, values.export)] : instance.exports;
+    const context = createContext(config, { logger: silentLogger() });
+    try {
+      for (const e of exports) {
+        await context.exportState.reset(instance.id, e.definition.name);
+        process.stdout.write(`${instance.id}/${e.definition.name}: back to initial load\n`);
+      }
+      return 0;
+    } finally {
+      await context.close();
+    }
+  },
+};

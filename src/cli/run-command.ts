@@ -1,0 +1,37 @@
+import { findExport, findInstance } from '../config/model.ts';
+import { silentLogger } from '../logging.ts';
+import { createContext } from '../pipeline/context.ts';
+import { fanout } from '../pipeline/processors/fanout.ts';
+import { CONFIG_OPTIONS, type Command, loadConfig, UsageError } from './command.ts';
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'Enqueue a run now for one instance (all its exports, or one): running workers pick it up.',
+  usage: 'run --instance <id> [--export <name>] [--config file]',
+  options: {
+    ...CONFIG_OPTIONS,
+    instance: { type: 'string', valueName: 'id', description: 'the Looker instance to run (required)' },
+    export: { type: 'string', valueName: 'name', description: 'only this export' },
+  },
+  async run(values) {
+    if (typeof values.instance !== 'string') throw new UsageError('--instance is required');
+    const config = loadConfig(values);
+    const instance = findInstance(config, values.instance);
+    if (typeof values.export === 'string') findExport(instance, values.export);
+    const context = createContext(config, { logger: silentLogger() });
+    try {
+      const summary = await fanout(context, undefined, {
+        instanceIds: [instance.id],
+        exports: typeof values.export === 'string' ? [values.export] : null,
+        reason: 'manual',
+      });
+      for (const p of summary.planned)
+        process.stdout.write(`${p.instanceId}/${p.exportName}: ${p.windows} window(s) enqueued\n`);
+      for (const s of summary.skipped)
+        process.stdout.write(`${s.instanceId}/${s.exportName}: skipped (${s.reason})\n`);
+      return 0;
+    } finally {
+      await context.close();
+    }
+  },
+};

@@ -1,0 +1,132 @@
+import { startDashboard } from '../dashboard/server.ts';
+import { createLogger, type Logger } from '../logging.ts';
+import { createContext, type PipelineContext } from '../pipeline/context.ts';
+import { type RoleHandle, startSchedulerRole, startWorkerRole } from '../pipeline/roles.ts';
+import { type RunOnceReport, runOnce, type WindowOutcome } from '../pipeline/run-once.ts';
+import { renderTable } from '../pipeline/status.ts';
+import { CONFIG_OPTIONS, type Command, loadConfig, UsageError } from './command.ts';
+
+const ROLES = ['scheduler', 'worker', 'dashboard'] as const;
+type Role = (typeof ROLES)[number];
+
+export function parseRoles(text: string): Role[] {
+  const names = text.split(',').map((r) => r.trim());
+  if (names.includes('all')) return [...ROLES];
+  for (const name of names) {
+    if (!ROLES.includes(name as Role)) {
+      throw new UsageError(`--role "${name}" is not one of scheduler, worker, dashboard, all`);
+    }
+  }
+  return names as Role[];
+}
+
+export async function startRoles(context: PipelineContext, roles: Role[]): Promise<RoleHandle[]> {
+  const handles: RoleHandle[] = [];
+  if (roles.includes('worker')) handles.push(await startWorkerRole(context));
+  if (roles.includes('scheduler')) handles.push(await startSchedulerRole(context));
+  if (roles.includes('dashboard')) {
+    const dashboard = await startDashboard(context);
+    handles.push({ name: 'dashboard', close: () => dashboard.close() });
+  }
+  return handles;
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+export function untilSignal(logger: Logger): Promise<string> {
+  return new Promise((resolve) => {
+    const handler = (signal: string) => {
+      logger.info({ signal }, 'shutting down: no new jobs; running jobs get the grace period');
+      process.off('SIGTERM', handler);
+      process.off('SIGINT', handler);
+      resolve(signal);
+    };
+    process.on('SIGTERM', handler);
+    process.on('SIGINT', handler);
+  });
+}
+
+export function summarise(report: RunOnceReport): string {
+  const groups = new Map<string, WindowOutcome[]>();
+  for (const w of report.windows) {
+    const key = `${w.instanceId}\u0000${w.exportName}`;
+    groups.set(key, [...(groups.get(key) ?? []), w]);
+  }
+  const rows = [...groups.values()].map((windows) => {
+    const failed = windows.filter((w) => w.state === 'failed');
+    return [
+      windows[0]!.instanceId,
+      windows[0]!.exportName,
+      String(windows.length),
+      String(windows.reduce((n, w) => n + w.rows, 0)),
+      failed.length > 0
+        ? `FAILED: ${(failed[0]!.error ?? '').slice(0, 80)}`
+        : windows.some((w) => w.state === 'pending')
+          ? 'still running'
+          : 'ok',
+    ];
+  });
+  for (const s of report.fanout.skipped)
+    rows.push([s.instanceId, s.exportName, '0', '0', `skipped: ${s.reason}`]);
+  return renderTable(['instance', 'export', 'windows', 'rows loaded', 'result'], rows);
+}
+
+export function progressPrinter(logger: Logger) {
+  let last = 0;
+  return (windows: WindowOutcome[]) => {
+    if (Date.now() - last < 2000) return;
+    last = Date.now();
+    const done = windows.filter((w) => w.state !== 'pending').length;
+    const rows = windows.reduce((n, w) => n + w.rows, 0);
+    logger.info(`progress: ${done}/${windows.length} windows done, ${rows} rows loaded`);
+  };
+}
+
+export const startCommand: Command = {
+  name: 'start',
+  summary: 'Run the pipeline: scheduler, workers and dashboard (all in one process by default).',
+  usage: 'start [--role scheduler|worker|dashboard|all] [--once] [--config file]',
+  options: {
+    ...CONFIG_OPTIONS,
+    role: {
+      type: 'string',
+      valueName: 'roles',
+      default: 'all',
+      description: 'comma-separated roles to run (default all)',
+    },
+    once: {
+      type: 'boolean',
+      description:
+        'run one full cycle for every instance and export, print a summary, exit 0 if all succeeded',
+    },
+    'node-id': {
+      type: 'string',
+      valueName: 'id',
+      description: "this node's id (default: $LSA_NODE_ID or host + random)",
+    },
+  },
+  async run(values) {
+    const config = loadConfig(values);
+    const logger = createLogger();
+    const context = createContext(config, {
+      logger,
+      ...(typeof values['node-id'] === 'string' ? { nodeId: values['node-id'] } : {}),
+    });
+    if (values.once) {
+      const handles = await startRoles(context, ['worker']);
+      try {
+        const report = await runOnce(context, { onProgress: progressPrinter(logger) });
+        process.stdout.write(`\n${summarise(report)}\n`);
+        return report.ok ? 0 : 1;
+      } finally {
+        for (const h of handles.reverse()) await h.close();
+        await context.close();
+      }
+    }
+    const handles = await startRoles(context, parseRoles(String(values.role)));
+    await untilSignal(logger);
+    for (const h of handles.reverse()) await h.close();
+    await context.close();
+    logger.info('stopped');
+    return 0;
+  },
+};

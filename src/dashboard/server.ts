@@ -1,0 +1,138 @@
+import type { Server } from 'node:http';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import express from 'express';
+import type { PipelineContext } from '../pipeline/context.ts';
+import { collectStatus } from '../pipeline/status.ts';
+import { basicAuth, credentialsFromEnv, type DashboardCredentials, sameOriginWrites } from './auth.ts';
+import { renderMetrics } from './metrics.ts';
+import { renderStatusPage } from './status-page.ts';
+
+// The operator's dashboard: Bull Board at /admin/queues (every queue, per-node upload queues discovered at
+// runtime; the scheduler queue read-only because config owns it), a status page at /, /metrics, and the
+// /healthz and /readyz probes (the only routes open without credentials).
+
+export interface DashboardHandle {
+  url: string;
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface DashboardOptions {
+  host?: string;
+  port?: number;
+  credentials?: DashboardCredentials | null;
+  /** How often upload queues of new nodes are looked for. */
+  discoveryMs?: number;
+}
+
+const LOOPBACK = '127.0.0.1';
+
+export async function startDashboard(
+  context: PipelineContext,
+  options: DashboardOptions = {},
+): Promise<DashboardHandle> {
+  const credentials = options.credentials === undefined ? credentialsFromEnv() : options.credentials;
+  let host = options.host ?? context.config.dashboard.host;
+  if (!credentials && host !== LOOPBACK && host !== 'localhost' && host !== '::1') {
+    context.logger.warn(
+      'LSA_DASHBOARD_USER and LSA_DASHBOARD_PASSWORD are not set: the dashboard listens on 127.0.0.1 only',
+    );
+    host = LOOPBACK;
+  }
+  const port = options.port ?? context.config.dashboard.port;
+
+  const serverAdapter = new ExpressAdapter().setBasePath('/admin/queues');
+  const staticAdapters = () => [
+    new BullMQAdapter(context.queues.scheduler, {
+      readOnlyMode: true,
+      description: 'ticks of the job schedulers (owned by config)',
+    }),
+    new BullMQAdapter(context.queues.extract, { description: 'Looker → spool file, one job per window' }),
+    new BullMQAdapter(context.queues.load, { description: 'GCS → BigQuery, then the watermark moves' }),
+  ];
+  const board = createBullBoard({
+    queues: staticAdapters(),
+    serverAdapter,
+    options: {
+      uiConfig: { boardTitle: 'Looker System Activity' },
+    },
+  });
+  const knownUploadQueues = new Set<string>();
+  const discover = async () => {
+    const nodes = await context.nodes.list();
+    for (const node of nodes) {
+      const queue = context.queues.upload(node.nodeId);
+      if (!knownUploadQueues.has(queue.name)) {
+        knownUploadQueues.add(queue.name);
+        board.addQueue(
+          new BullMQAdapter(queue, { description: `uploads of node ${node.nodeId} (${node.hostname})` }),
+        );
+      }
+    }
+  };
+  await discover().catch(() => undefined);
+  const discovery = setInterval(() => {
+    discover().catch((error) => context.logger.warn({ err: String(error) }, 'upload queue discovery failed'));
+  }, options.discoveryMs ?? 10_000);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok');
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await context.redis.ping();
+      res.type('text/plain').send('ready');
+    } catch (error) {
+      res
+        .status(503)
+        .type('text/plain')
+        .send(`redis unreachable: ${(error as Error).message}`);
+    }
+  });
+  if (credentials) app.use(basicAuth(credentials));
+  app.use(sameOriginWrites);
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.type('text/plain; version=0.0.4').send(renderMetrics(await collectStatus(context)));
+    } catch (error) {
+      next(error);
+    }
+  });
+  app.get('/', async (_req, res, next) => {
+    try {
+      res.type('html').send(renderStatusPage(await collectStatus(context)));
+    } catch (error) {
+      next(error);
+    }
+  });
+  app.use('/admin/queues', serverAdapter.getRouter());
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(port, host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  context.logger.info(
+    { url: `${url}/admin/queues`, auth: credentials ? 'basic' : 'none (loopback only)' },
+    'dashboard listening',
+  );
+  return {
+    url,
+    host,
+    port: boundPort,
+    async close() {
+      clearInterval(discovery);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import type { JobsOptions } from 'bullmq';
+import { z } from 'zod';
+import { windowId } from '../looker/window.ts';
+
+// The job catalog: every queue's name, payload schema, attempts and backoff, retention and job-id builder, in
+// one place. Producers, workers and flows all take their options from here; nothing sets job options inline
+// (flow children do not inherit queue defaults, so this is the only way they get attempts at all).
+
+const DAY_SECONDS = 86_400;
+
+const retention = {
+  removeOnComplete: { age: 7 * DAY_SECONDS, count: 5000 },
+  removeOnFail: { age: 30 * DAY_SECONDS },
+} satisfies JobsOptions;
+
+const windowSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('range'), startMs: z.int().nullable(), endMs: z.int() }),
+  z.strictObject({ kind: z.literal('snapshot'), atMs: z.int() }),
+]);
+
+const instanceId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/);
+const exportName = z.string().regex(/^[a-z][a-z0-9_]*$/);
+
+export const tickPayload = z.strictObject({
+  /** Instances to fan out for; null means every instance that follows the global schedule. */
+  instanceIds: z.array(instanceId).nullable(),
+  exports: z.array(exportName).nullable(),
+  reason: z.enum(['schedule', 'manual']),
+});
+
+export const extractPayload = z.strictObject({
+  instanceId,
+  exportName,
+  window: windowSchema,
+  /** Set once the upload/load flow is enqueued, so a re-run after a crash does not extract again. */
+  flowAdded: z.boolean().optional(),
+});
+
+const manifestSchema = z.strictObject({
+  instanceId,
+  exportName,
+  window: windowSchema,
+  file: z.string().min(1),
+  rows: z.int().min(1),
+  bytes: z.int().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  uncompressedBytes: z.int().min(0),
+  columns: z.array(z.string()),
+  extractedAt: z.string(),
+});
+
+export const uploadPayload = z.strictObject({ manifest: manifestSchema, nodeId: z.string().min(1) });
+
+export const loadPayload = z.strictObject({
+  instanceId,
+  exportName,
+  window: windowSchema,
+  rows: z.int().min(1),
+});
+
+export type TickPayload = z.infer<typeof tickPayload>;
+export type ExtractPayload = z.infer<typeof extractPayload>;
+export type UploadPayload = z.infer<typeof uploadPayload>;
+export type LoadPayload = z.infer<typeof loadPayload>;
+
+const backoff = (delay: number) => ({ type: 'exponential', delay, jitter: 0.5 }) as const;
+
+/** Job ids: deterministic, never containing `:` (BullMQ refuses it) and never all digits. */
+function windowKey(data: { instanceId: string; exportName: string; window: LoadPayload['window'] }) {
+  return `${data.instanceId}-${data.exportName}-${windowId(data.window)}`;
+}
+
+export const catalog = {
+  scheduler: {
+    queue: 'scheduler',
+    schema: tickPayload,
+    options: { attempts: 3, backoff: backoff(5_000), ...retention } satisfies JobsOptions,
+  },
+  extract: {
+    queue: 'extract',
+    schema: extractPayload,
+    options: { attempts: 6, backoff: backoff(10_000), ...retention } satisfies JobsOptions,
+    jobId: (data: Pick<ExtractPayload, 'instanceId' | 'exportName' | 'window'>) =>
+      `extract-${windowKey(data)}`,
+  },
+  upload: {
+    /** One upload queue per node: the spool file lives on the disk of the node that extracted it. */
+    queue: (nodeId: string) => `upload-${nodeId}`,
+    schema: uploadPayload,
+    options: { attempts: 8, backoff: backoff(5_000), ...retention } satisfies JobsOptions,
+    jobId: (data: Pick<LoadPayload, 'instanceId' | 'exportName' | 'window'>) => `upload-${windowKey(data)}`,
+  },
+  load: {
+    queue: 'load',
+    schema: loadPayload,
+    options: { attempts: 6, backoff: backoff(15_000), ...retention } satisfies JobsOptions,
+    jobId: (data: Pick<LoadPayload, 'instanceId' | 'exportName' | 'window'>) => `load-${windowKey(data)}`,
+  },
+} as const;
+
+export const UPLOAD_QUEUE_PREFIX = 'upload-';

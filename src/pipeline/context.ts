@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { BigQuery } from '@google-cloud/bigquery';
+import type { Storage } from '@google-cloud/storage';
+import { FlowProducer, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createBigQuery } from '../bigquery/client.ts';
+import type { PipelineConfig } from '../config/model.ts';
+import { createStorage } from '../gcs/client.ts';
+import type { Logger } from '../logging.ts';
+import { LookerClients } from '../looker/client.ts';
+import { ExportStateStore } from '../state/export-state.ts';
+import { StateKeys } from '../state/keys.ts';
+import { NodeRegistry } from '../state/node-registry.ts';
+import { QueryLeases } from '../state/query-lease.ts';
+import { RunStatusStore } from '../state/run-status.ts';
+import { catalog } from './catalog.ts';
+
+// Everything a process of the pipeline shares: config, one Redis connection for queues and state (workers
+// duplicate their own blocking connections), the queues, the Google clients and the Looker sessions. The
+// number of Redis connections does not grow with the number of Looker instances.
+
+export interface PipelineContext {
+  config: PipelineConfig;
+  logger: Logger;
+  nodeId: string;
+  spoolDir: string;
+  redis: Redis;
+  keys: StateKeys;
+  exportState: ExportStateStore;
+  leases: QueryLeases;
+  nodes: NodeRegistry;
+  runStatus: RunStatusStore;
+  queues: { scheduler: Queue; extract: Queue; load: Queue; upload(nodeId: string): Queue };
+  flow: FlowProducer;
+  storage: Storage;
+  bigquery: BigQuery;
+  looker: LookerClients;
+  now(): number;
+  close(): Promise<void>;
+}
+
+export interface ContextOptions {
+  logger: Logger;
+  nodeId?: string;
+  now?: () => number;
+  /** Lease time to live: a killed worker's query slot frees itself after this long. */
+  leaseTtlMs?: number;
+}
+
+export function defaultNodeId(): string {
+  return `${hostname()
+    .replace(/[^A-Za-z0-9-]/g, '-')
+    .slice(0, 40)}-${randomUUID().slice(0, 8)}`;
+}
+
+export function connectRedis(url: string, purpose: string, logger: Logger): Redis {
+  // BullMQ workers need maxRetriesPerRequest: null (wait for Redis forever rather than fail a job mid-flight).
+  const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: `lsa-${purpose}` });
+  let lastError = '';
+  redis.on('error', (error) => {
+    if (error.message !== lastError) logger.warn({ err: error.message }, 'redis connection error');
+    lastError = error.message;
+  });
+  redis.on('ready', () => {
+    lastError = '';
+  });
+  return redis;
+}
+
+export function createContext(config: PipelineConfig, options: ContextOptions): PipelineContext {
+  const { logger } = options;
+  const nodeId = options.nodeId ?? process.env.LSA_NODE_ID ?? defaultNodeId();
+  const redis = connectRedis(config.redis.url, 'main', logger);
+  const keys = new StateKeys(config.redis.prefix);
+  const prefix = config.redis.prefix;
+  const queueOptions = { connection: redis, prefix };
+  const onError = (what: string) => (error: Error) => logger.warn({ err: error.message }, `${what} error`);
+  const makeQueue = (name: string) => {
+    const queue = new Queue(name, queueOptions);
+    queue.on('error', onError(`queue ${name}`));
+    return queue;
+  };
+  const scheduler = makeQueue(catalog.scheduler.queue);
+  const extract = makeQueue(catalog.extract.queue);
+  const load = makeQueue(catalog.load.queue);
+  const uploadQueues = new Map<string, Queue>();
+  const flow = new FlowProducer(queueOptions);
+  flow.on('error', onError('flow producer'));
+  const looker = new LookerClients();
+  const context: PipelineContext = {
+    config,
+    logger,
+    nodeId,
+    spoolDir: resolve(config.spool.dir, nodeId),
+    redis,
+    keys,
+    exportState: new ExportStateStore(redis, keys),
+    leases: new QueryLeases(redis, keys, options.leaseTtlMs ?? 30_000),
+    nodes: new NodeRegistry(redis, keys),
+    runStatus: new RunStatusStore(redis, keys),
+    queues: {
+      scheduler,
+      extract,
+      load,
+      upload(id: string) {
+        let queue = uploadQueues.get(id);
+        if (!queue) {
+          queue = makeQueue(catalog.upload.queue(id));
+          uploadQueues.set(id, queue);
+        }
+        return queue;
+      },
+    },
+    flow,
+    storage: createStorage(config.gcs, config.bigquery.projectId),
+    bigquery: createBigQuery(config.bigquery),
+    looker,
+    now: options.now ?? Date.now,
+    async close() {
+      await looker.closeAll();
+      await Promise.all([
+        scheduler.close(),
+        extract.close(),
+        load.close(),
+        flow.close(),
+        ...[...uploadQueues.values()].map((q) => q.close()),
+      ]);
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+  return context;
+}

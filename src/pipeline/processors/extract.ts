@@ -1,0 +1,112 @@
+import { DelayedError, type Job } from 'bullmq';
+import { findExport, findInstance } from '../../config/model.ts';
+import { RetryAfterError } from '../../errors.ts';
+import { extractWindow } from '../../looker/extract.ts';
+import { describeWindow, windowId } from '../../looker/window.ts';
+import { catalog, type ExtractPayload } from '../catalog.ts';
+import type { PipelineContext } from '../context.ts';
+
+// Extract one window: take one of the instance's query slots (or wait, delayed, not failed), stream the rows
+// into a spool file, then enqueue the flow that stages and loads it: load (parent) ← upload (child, on this
+// node's own queue, because the file is on this node's disk). A window with no rows commits right here.
+
+const LEASE_RETRY_MS = 1_500;
+
+export interface ExtractOutcome {
+  rows: number;
+  queries: number;
+  loadJobId: string | null;
+}
+
+export async function processExtract(
+  context: PipelineContext,
+  job: Job,
+  data: ExtractPayload,
+  token: string | undefined,
+): Promise<ExtractOutcome> {
+  const instance = findInstance(context.config, data.instanceId);
+  const resolved = findExport(instance, data.exportName);
+  const loadJobId = catalog.load.jobId(data);
+  if (data.flowAdded) return { rows: -1, queries: 0, loadJobId };
+
+  // A Looker 429 cools the whole instance down: no query starts before its Retry-After, from any worker.
+  const coolDownUntil = Number((await context.redis.hget(context.keys.coolDowns(), instance.id)) ?? 0);
+  if (coolDownUntil > Date.now() && token) {
+    await job.moveToDelayed(coolDownUntil + Math.floor(Math.random() * 500), token);
+    throw new DelayedError();
+  }
+  const lease = await context.leases.acquire(instance.id, instance.maxConcurrentQueries);
+  if (!lease) {
+    if (!token) throw new Error(`no query slot free on instance ${instance.id}`);
+    // All of this instance's query slots are taken: come back shortly. Not a failure, not an attempt.
+    await job.moveToDelayed(Date.now() + LEASE_RETRY_MS + Math.floor(Math.random() * LEASE_RETRY_MS), token);
+    throw new DelayedError();
+  }
+  const renewal = setInterval(() => {
+    lease.renew().catch((error) => context.logger.warn({ err: String(error) }, 'lease renewal failed'));
+  }, 10_000);
+  let result: Awaited<ReturnType<typeof extractWindow>>;
+  try {
+    await job.log(`extracting ${instance.id}/${data.exportName} ${describeWindow(data.window)}`);
+    result = await extractWindow({
+      client: context.looker.get(instance),
+      instance,
+      export: resolved,
+      window: data.window,
+      spoolDir: context.spoolDir,
+      hashKey: () => {
+        if (!context.config.masking.hashKey) throw new Error('masking.hashKey is not configured');
+        return context.config.masking.hashKey.resolve();
+      },
+      onProgress: (progress) => job.updateProgress({ phase: 'extract', ...progress }),
+    });
+  } catch (error) {
+    if (error instanceof RetryAfterError) {
+      await context.redis.hset(
+        context.keys.coolDowns(),
+        instance.id,
+        String(Date.now() + error.retryAfterMs),
+      );
+    }
+    throw error;
+  } finally {
+    clearInterval(renewal);
+    await lease.release();
+  }
+
+  await context.runStatus.recordExtract(instance.id, data.exportName, result.rows);
+  await job.log(`extracted ${result.rows} rows in ${result.queries} queries`);
+  if (!result.manifest) {
+    // A window with no rows is a success: nothing to upload or load, and the watermark moves on.
+    const { watermark } = await context.exportState.commitWindow(
+      instance.id,
+      data.exportName,
+      windowId(data.window),
+    );
+    await job.log(`no rows: window committed, watermark ${watermark ?? 'unset'}`);
+    return { rows: 0, queries: result.queries, loadJobId: null };
+  }
+  const loadData = {
+    instanceId: instance.id,
+    exportName: data.exportName,
+    window: data.window,
+    rows: result.rows,
+  };
+  await context.flow.add({
+    name: 'load',
+    queueName: catalog.load.queue,
+    data: loadData,
+    opts: { ...catalog.load.options, jobId: loadJobId },
+    children: [
+      {
+        name: 'upload',
+        queueName: catalog.upload.queue(context.nodeId),
+        data: { manifest: result.manifest, nodeId: context.nodeId },
+        opts: { ...catalog.upload.options, jobId: catalog.upload.jobId(data) },
+      },
+    ],
+  });
+  // Step marker: a re-run of this job (after a crash) must not extract the window again.
+  await job.updateData({ ...data, flowAdded: true });
+  return { rows: result.rows, queries: result.queries, loadJobId };
+}

@@ -1,0 +1,108 @@
+import type { Job } from 'bullmq';
+import type { InstanceConfig, ResolvedExport } from '../../config/model.ts';
+import { windowId } from '../../looker/window.ts';
+import { catalog, type TickPayload } from '../catalog.ts';
+import type { PipelineContext } from '../context.ts';
+import { planWindows, windowStartMs } from '../planning.ts';
+
+// The scheduler's tick: one extract job per (instance, export, window). An export whose previous windows are
+// still in flight is skipped (its windows would overlap them); nothing is planned twice, and job ids are
+// deterministic, so two ticks racing add each window once.
+
+export interface FanoutSummary {
+  planned: { instanceId: string; exportName: string; windows: number; extractJobIds: string[] }[];
+  skipped: { instanceId: string; exportName: string; reason: string }[];
+}
+
+export function instancesForTick(context: PipelineContext, data: TickPayload): InstanceConfig[] {
+  if (data.instanceIds === null) return context.config.instances.filter((i) => i.cron === undefined);
+  return data.instanceIds.map((id) => {
+    const instance = context.config.instances.find((i) => i.id === id);
+    if (!instance) throw new Error(`tick names unknown instance "${id}"`);
+    return instance;
+  });
+}
+
+/** True while any window of the export's current plan still has a job (waiting, running, failed for retry). */
+async function planInFlight(
+  context: PipelineContext,
+  instanceId: string,
+  resolved: ResolvedExport,
+  pending: string[],
+) {
+  for (const id of pending) {
+    const suffix = `${instanceId}-${resolved.definition.name}-${id}`;
+    const extract = await context.queues.extract.getJob(`extract-${suffix}`);
+    if (extract) return true;
+    const load = await context.queues.load.getJob(`load-${suffix}`);
+    if (load) return true;
+  }
+  return false;
+}
+
+export async function fanout(
+  context: PipelineContext,
+  job: Job | undefined,
+  data: TickPayload,
+): Promise<FanoutSummary> {
+  const summary: FanoutSummary = { planned: [], skipped: [] };
+  const nowMs = context.now();
+  for (const instance of instancesForTick(context, data)) {
+    for (const resolved of instance.exports) {
+      const exportName = resolved.definition.name;
+      if (data.exports && !data.exports.includes(exportName)) continue;
+      await context.exportState.ensure(instance.id, exportName);
+      const pending = await context.exportState.pendingWindowIds(instance.id, exportName);
+      if (pending.length > 0) {
+        if (await planInFlight(context, instance.id, resolved, pending)) {
+          summary.skipped.push({
+            instanceId: instance.id,
+            exportName,
+            reason: `${pending.length} window(s) still in flight`,
+          });
+          continue;
+        }
+        context.logger.warn(
+          { instance: instance.id, export: exportName },
+          'dropping a plan whose jobs are gone',
+        );
+        await context.exportState.dropPlan(instance.id, exportName);
+      }
+      const watermarkMs = await context.exportState.watermarkMs(instance.id, exportName);
+      const plan = planWindows(resolved, watermarkMs, nowMs);
+      if (plan.windows.length === 0) {
+        summary.skipped.push({
+          instanceId: instance.id,
+          exportName,
+          reason: 'nothing new since the watermark',
+        });
+        continue;
+      }
+      await context.exportState.plan(
+        instance.id,
+        exportName,
+        plan.windows.map((w) => ({ id: windowId(w), startMs: windowStartMs(w) })),
+        plan.endMs,
+      );
+      const jobs = plan.windows.map((window) => {
+        const payload = { instanceId: instance.id, exportName, window };
+        return {
+          name: 'extract',
+          data: payload,
+          opts: { ...catalog.extract.options, jobId: catalog.extract.jobId(payload) },
+        };
+      });
+      await context.queues.extract.addBulk(jobs);
+      summary.planned.push({
+        instanceId: instance.id,
+        exportName,
+        windows: jobs.length,
+        extractJobIds: jobs.map((j) => j.opts.jobId),
+      });
+    }
+  }
+  await job?.log(
+    `planned ${summary.planned.reduce((n, p) => n + p.windows, 0)} windows for ${summary.planned.length} exports; skipped ${summary.skipped.length}`,
+  );
+  return summary;
+}

@@ -1,0 +1,15 @@
+import type { Job } from 'bullmq';
+import { type UploadResult, uploadSpoolFile } from '../../gcs/upload.ts';
+import type { UploadPayload } from '../catalog.ts';
+import type { PipelineContext } from '../context.ts';
+
+export async function processUpload(
+  context: PipelineContext,
+  job: Job,
+  data: UploadPayload,
+): Promise<UploadResult> {
+  await job.updateProgress({ phase: 'upload', bytes: data.manifest.bytes });
+  const result = await uploadSpoolFile(context.storage, context.config.gcs, data.manifest);
+  await job.log(`uploaded ${result.rows} rows (${result.bytes} bytes) to ${result.uri}`);
+  return result;
+}

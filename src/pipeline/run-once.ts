@@ -1,0 +1,107 @@
+import type { Job } from 'bullmq';
+import type { PipelineContext } from './context.ts';
+import type { ExtractOutcome } from './processors/extract.ts';
+import { type FanoutSummary, fanout } from './processors/fanout.ts';
+
+// `lsa start --once` and `lsa run`: plan windows now (the same fan-out a tick runs), then follow every window
+// through extract → upload → load until each has committed or failed for good.
+
+export interface WindowOutcome {
+  instanceId: string;
+  exportName: string;
+  extractJobId: string;
+  state: 'committed' | 'failed' | 'pending';
+  rows: number;
+  error?: string;
+}
+
+export interface RunOnceReport {
+  fanout: FanoutSummary;
+  windows: WindowOutcome[];
+  ok: boolean;
+}
+
+export interface RunOnceOptions {
+  instanceIds?: string[];
+  exports?: string[];
+  timeoutMs?: number;
+  pollMs?: number;
+  onProgress?: (windows: WindowOutcome[]) => void;
+}
+
+function finallyFailed(job: Job, state: string): boolean {
+  return state === 'failed' && (job.attemptsMade >= (job.opts.attempts ?? 1) || job.finishedOn !== undefined);
+}
+
+async function follow(context: PipelineContext, outcome: WindowOutcome): Promise<void> {
+  const extract = await context.queues.extract.getJob(outcome.extractJobId);
+  if (!extract) {
+    outcome.state = 'failed';
+    outcome.error = 'the extract job disappeared';
+    return;
+  }
+  const extractState = await extract.getState();
+  if (extractState === 'failed' && finallyFailed(extract, extractState)) {
+    outcome.state = 'failed';
+    outcome.error = extract.failedReason;
+    return;
+  }
+  if (extractState !== 'completed') return;
+  const value = extract.returnvalue as ExtractOutcome;
+  if (!value.loadJobId) {
+    outcome.state = 'committed';
+    outcome.rows = 0;
+    return;
+  }
+  const load = await context.queues.load.getJob(value.loadJobId);
+  if (!load) {
+    outcome.state = 'failed';
+    outcome.error = `load job ${value.loadJobId} disappeared`;
+    return;
+  }
+  const loadState = await load.getState();
+  if (loadState === 'completed') {
+    outcome.state = 'committed';
+    outcome.rows = (load.returnvalue as { rowsLoaded: number }).rowsLoaded;
+  } else if (loadState === 'failed' && finallyFailed(load, loadState)) {
+    outcome.state = 'failed';
+    outcome.error = load.failedReason;
+  } else if (loadState === 'waiting-children') {
+    // The upload may have failed for good: then the load waits for an operator's retry.
+    const dependencies = await load.getDependencies({ failed: { count: 10 } });
+    const failedChild = dependencies.failed?.[0];
+    if (failedChild) {
+      outcome.state = 'failed';
+      outcome.error = `upload failed (${failedChild}); retry it in the dashboard`;
+    }
+  }
+}
+
+export async function runOnce(
+  context: PipelineContext,
+  options: RunOnceOptions = {},
+): Promise<RunOnceReport> {
+  const summary = await fanout(context, undefined, {
+    instanceIds: options.instanceIds ?? context.config.instances.map((i) => i.id),
+    exports: options.exports ?? null,
+    reason: 'manual',
+  });
+  const windows: WindowOutcome[] = summary.planned.flatMap((p) =>
+    p.extractJobIds.map((extractJobId) => ({
+      instanceId: p.instanceId,
+      exportName: p.exportName,
+      extractJobId,
+      state: 'pending' as const,
+      rows: 0,
+    })),
+  );
+  const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
+  const pollMs = options.pollMs ?? 250;
+  while (windows.some((w) => w.state === 'pending')) {
+    if (Date.now() > deadline) break;
+    for (const window of windows) if (window.state === 'pending') await follow(context, window);
+    options.onProgress?.(windows);
+    if (windows.some((w) => w.state === 'pending')) await new Promise((r) => setTimeout(r, pollMs));
+  }
+  return { fanout: summary, windows, ok: windows.every((w) => w.state === 'committed') };
+}

@@ -1,0 +1,99 @@
+import type { PipelineContext } from './context.ts';
+
+// One row per instance × export, read from Redis: what the status page, `lsa status` and /metrics show.
+
+export interface ExportStatusRow {
+  instanceId: string;
+  exportName: string;
+  initialLoadDone: boolean;
+  watermark: string | null;
+  pendingWindows: number;
+  lastRunAt: string | null;
+  lastRows: number | null;
+  lastLoadedAt: string | null;
+  lastError: string | null;
+  rowsExtracted: number;
+  rowsLoaded: number;
+}
+
+export interface PipelineStatus {
+  exports: ExportStatusRow[];
+  queues: Record<string, Record<string, number>>;
+  nodes: { nodeId: string; lastHeartbeat: string }[];
+}
+
+const STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'waiting-children'] as const;
+
+export async function collectStatus(context: PipelineContext): Promise<PipelineStatus> {
+  const exports: ExportStatusRow[] = [];
+  for (const instance of context.config.instances) {
+    for (const e of instance.exports) {
+      const name = e.definition.name;
+      const state = await context.exportState.get(instance.id, name);
+      const run = await context.runStatus.get(instance.id, name);
+      exports.push({
+        instanceId: instance.id,
+        exportName: name,
+        initialLoadDone: !state.initialLoad,
+        watermark: state.watermark,
+        pendingWindows: state.pendingWindows,
+        ...run,
+      });
+    }
+  }
+  const nodes = await context.nodes.list();
+  const queues: PipelineStatus['queues'] = {};
+  const all = [
+    context.queues.scheduler,
+    context.queues.extract,
+    context.queues.load,
+    ...nodes.map((n) => context.queues.upload(n.nodeId)),
+  ];
+  for (const queue of all) queues[queue.name] = await queue.getJobCounts(...STATES);
+  return {
+    exports,
+    queues,
+    nodes: nodes.map((n) => ({ nodeId: n.nodeId, lastHeartbeat: new Date(n.lastHeartbeatMs).toISOString() })),
+  };
+}
+
+export function renderTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function renderStatusTable(status: PipelineStatus): string {
+  const rows = status.exports.map((r) => [
+    r.instanceId,
+    r.exportName,
+    r.initialLoadDone ? 'yes' : 'no',
+    r.watermark ?? '-',
+    String(r.pendingWindows),
+    r.lastRunAt ?? '-',
+    String(r.rowsLoaded),
+    r.lastError ? r.lastError.slice(0, 60) : '',
+  ]);
+  const exportsTable = renderTable(
+    [
+      'instance',
+      'export',
+      'initial load done',
+      'watermark',
+      'pending',
+      'last run',
+      'rows loaded',
+      'last error',
+    ],
+    rows,
+  );
+  const queueRows = Object.entries(status.queues).map(([name, counts]) => [
+    name,
+    ...STATES.map((s) => String(counts[s] ?? 0)),
+  ]);
+  return `${exportsTable}\n\n${renderTable(['queue', ...STATES], queueRows)}`;
+}
