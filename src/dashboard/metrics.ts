@@ -3,14 +3,14 @@ import type { PipelineStatus } from '../pipeline/status.ts';
 // Prometheus text exposition: job counts per queue and state, rows extracted and loaded per instance and export,
 // and the seconds since each export's last successful load (the number to alert on).
 
-const escape = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const escapeLabel = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 export function renderMetrics(status: PipelineStatus, nowMs = Date.now()): string {
   const lines: string[] = [];
   lines.push('# HELP lsa_jobs Jobs per queue and state.', '# TYPE lsa_jobs gauge');
   for (const [queue, counts] of Object.entries(status.queues)) {
     for (const [state, count] of Object.entries(counts)) {
-      lines.push(`lsa_jobs{queue="${escape(queue)}",state="${escape(state)}"} ${count}`);
+      lines.push(`lsa_jobs{queue="${escapeLabel(queue)}",state="${escapeLabel(state)}"} ${count}`);
     }
   }
   const perExport = (
@@ -23,7 +23,7 @@ export function renderMetrics(status: PipelineStatus, nowMs = Date.now()): strin
     for (const row of status.exports) {
       const v = value(row);
       if (v !== null)
-        lines.push(`${name}{instance="${escape(row.instanceId)}",export="${escape(row.exportName)}"} ${v}`);
+        lines.push(`${name}{instance="${escapeLabel(row.instanceId)}",export="${escapeLabel(row.exportName)}"} ${v}`);
     }
   };
   perExport('lsa_rows_extracted_total', 'Rows extracted from Looker.', 'counter', (r) => r.rowsExtracted);
