@@ -11,6 +11,9 @@ import type { SpoolManifest } from '../spool/manifest.ts';
 // retried upload (same window, same object name) recognises an object it already wrote, and the spool file is
 // deleted only once the object is known to hold exactly its bytes.
 
+/** A multiple of 256 KiB, as resumable uploads require. */
+export const UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
+
 export interface UploadResult {
   uri: string;
   bucket: string;
@@ -65,6 +68,9 @@ export async function uploadSpoolFile(
   await storage.bucket(gcs.bucket).upload(manifest.file, {
     destination: name,
     resumable: true,
+    // Chunked: after a dropped connection the client resumes from the last acknowledged byte (the default
+    // single-request mode cannot resume a file upload, nodejs-storage#2193).
+    chunkSize: UPLOAD_CHUNK_BYTES,
     validation: 'crc32c',
     metadata: {
       contentType: 'application/gzip',

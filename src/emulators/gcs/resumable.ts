@@ -71,6 +71,10 @@ export function parseContentRange(header: string | undefined, bodyLength: number
   const startByte = Number(start);
   if (end === '*' || end === undefined) return { kind: 'data', start: startByte, ...withTotal };
   const endByte = Number(end);
+  // The Node client finishes an upload whose last chunk was already acknowledged with an empty request
+  // `bytes N-(N-1)/N` (seen after a resumed chunked upload): an empty range that only states the total.
+  if (endByte === startByte - 1 && bodyLength === 0 && totalBytes === startByte)
+    return { kind: 'status', total: totalBytes };
   if (endByte < startByte) throw invalidRequest(`Invalid Content-Range header: ${header}`);
   return { kind: 'data', start: startByte, end: endByte, ...withTotal };
 }
