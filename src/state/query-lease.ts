@@ -20,7 +20,8 @@ return 0
 
 export interface QueryLease {
   token: string;
-  renew(): Promise<void>;
+  /** Extends the lease; false when it had already expired. */
+  renew(): Promise<boolean>;
   release(): Promise<void>;
 }
 
@@ -45,8 +46,10 @@ export class QueryLeases {
     return {
       token,
       renew: async () => {
-        await this.redis.zadd(key, 'XX', Date.now() + this.ttlMs, token);
-        await this.redis.pexpire(key, this.ttlMs);
+        // XX: a lease that already expired is not taken back (the slot may have gone to someone else).
+        const changed = await this.redis.zadd(key, 'XX', 'CH', Date.now() + this.ttlMs, token);
+        if (changed === 1) await this.redis.pexpire(key, this.ttlMs);
+        return changed === 1;
       },
       release: async () => {
         await this.redis.zrem(key, token);

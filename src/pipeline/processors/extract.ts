@@ -43,7 +43,16 @@ export async function processExtract(
     throw new DelayedError();
   }
   const renewal = setInterval(() => {
-    lease.renew().catch((error) => context.logger.warn({ err: String(error) }, 'lease renewal failed'));
+    lease
+      .renew()
+      .then((held) => {
+        if (!held)
+          context.logger.warn(
+            { instance: instance.id },
+            'query lease expired before renewal (worker stalled?)',
+          );
+      })
+      .catch((error) => context.logger.warn({ err: String(error) }, 'lease renewal failed'));
   }, 10_000);
   let result: Awaited<ReturnType<typeof extractWindow>>;
   try {
