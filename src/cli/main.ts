@@ -2,16 +2,22 @@ import { ConfigError } from '../config/errors.ts';
 import { errorMessage } from '../errors.ts';
 import { type Command, runCommand, UsageError } from './command.ts';
 import { configCommand } from './config-command.ts';
+import { demoCommand } from './demo-command.ts';
+import { emulatorsCommand } from './emulators-command.ts';
 import { resetCommand } from './reset-command.ts';
 import { runCommand as runNowCommand } from './run-command.ts';
 import { startCommand } from './start-command.ts';
 import { statusCommand } from './status-command.ts';
 
-const COMMANDS: Command[] = [startCommand, runNowCommand, statusCommand, resetCommand, configCommand];
-
-export function registerCommand(command: Command) {
-  COMMANDS.push(command);
-}
+const COMMANDS: Command[] = [
+  demoCommand,
+  startCommand,
+  runNowCommand,
+  statusCommand,
+  resetCommand,
+  configCommand,
+  emulatorsCommand,
+];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

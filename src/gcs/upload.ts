@@ -65,24 +65,29 @@ export async function uploadSpoolFile(
     );
   }
 
-  await storage.bucket(gcs.bucket).upload(manifest.file, {
-    destination: name,
-    resumable: true,
-    // Chunked: after a dropped connection the client resumes from the last acknowledged byte (the default
-    // single-request mode cannot resume a file upload, nodejs-storage#2193).
-    chunkSize: UPLOAD_CHUNK_BYTES,
-    validation: 'crc32c',
-    metadata: {
-      contentType: 'application/gzip',
+  await storage
+    .bucket(gcs.bucket)
+    .upload(manifest.file, {
+      destination: name,
+      resumable: true,
+      // Chunked: after a dropped connection the client resumes from the last acknowledged byte (the default
+      // single-request mode cannot resume a file upload, nodejs-storage#2193).
+      chunkSize: UPLOAD_CHUNK_BYTES,
+      validation: 'crc32c',
       metadata: {
-        sha256: manifest.sha256,
-        rows: String(manifest.rows),
-        lookerInstance: manifest.instanceId,
-        export: manifest.exportName,
-        window: windowId(manifest.window),
+        contentType: 'application/gzip',
+        metadata: {
+          sha256: manifest.sha256,
+          rows: String(manifest.rows),
+          lookerInstance: manifest.instanceId,
+          export: manifest.exportName,
+          window: windowId(manifest.window),
+        },
       },
-    },
-  });
+    })
+    .catch((error: unknown) => {
+      throw classifyUploadError(error, gcs.bucket, name);
+    });
   const generation = await verifiedObject(file, manifest);
   if (!generation) throw new Error(`gs://${gcs.bucket}/${name} does not match the spool file after upload`);
   await unlink(manifest.file).catch((error: NodeJS.ErrnoException) => {
@@ -106,4 +111,21 @@ async function verifiedObject(file: GcsFile, manifest: SpoolManifest): Promise<s
     if ((error as { code?: number }).code === 404) return null;
     throw error;
   }
+}
+
+/** Missing bucket or missing permission will not fix itself: fail now, so an operator fixes it and retries. */
+function classifyUploadError(error: unknown, bucket: string, name: string): Error {
+  const status = (error as { code?: number; status?: number }).code ?? (error as { status?: number }).status;
+  const message = (error as Error).message ?? String(error);
+  if (status === 404) {
+    return new NonRetryableError(
+      `bucket ${bucket} does not exist (uploading ${name}): create it, then retry the job`,
+    );
+  }
+  if (status === 401 || status === 403) {
+    return new NonRetryableError(
+      `not allowed to write gs://${bucket}/${name} (${status}): grant the workers' service account roles/storage.objectAdmin on the bucket, then retry`,
+    );
+  }
+  return error instanceof Error ? error : new Error(message);
 }

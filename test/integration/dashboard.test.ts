@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DashboardHandle, startDashboard } from '../../src/dashboard/server.ts';
+import { runOnce } from '../../src/pipeline/run-once.ts';
+import { loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
+
+// The operator's dashboard: Basic auth on every route, same-origin writes, loopback without credentials, and a
+// failed upload retried through Bull Board's HTTP API until its flow completes.
+
+const USER = 'operator';
+const PASSWORD = 'correct horse battery staple';
+let pipeline: TestPipeline;
+let dashboard: DashboardHandle;
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const authorized = { authorization: basic(USER, PASSWORD) };
+
+beforeAll(async () => {
+  pipeline = await startTestPipeline({
+    instances: [
+      {
+        id: 'solo',
+        clientId: 'solo-id',
+        clientSecret: 'solo-secret-value',
+        seed: 5,
+        historyRows: 100,
+        historyDays: 3,
+      },
+    ],
+    exports: ['user'],
+  });
+  dashboard = await startDashboard(pipeline.context, {
+    host: '127.0.0.1',
+    port: 0,
+    credentials: { user: USER, password: PASSWORD },
+    discoveryMs: 200,
+  });
+});
+
+afterAll(async () => {
+  await dashboard?.close();
+  await pipeline?.close();
+});
+
+describe('dashboard access', () => {
+  const routes = [
+    '/',
+    '/metrics',
+    '/admin/queues',
+    '/admin/queues/api/queues',
+    '/admin/queues/static/js/main.js',
+  ];
+
+  it.each(routes)('%s answers 401 without credentials and with a wrong password', async (route) => {
+    expect((await fetch(`${dashboard.url}${route}`)).status).toBe(401);
+    const wrong = await fetch(`${dashboard.url}${route}`, {
+      headers: { authorization: basic(USER, 'wrong') },
+    });
+    expect(wrong.status).toBe(401);
+    const wrongUser = await fetch(`${dashboard.url}${route}`, {
+      headers: { authorization: basic('root', PASSWORD) },
+    });
+    expect(wrongUser.status).toBe(401);
+  });
+
+  it('serves the page, the board and metrics with the right credentials; probes need none', async () => {
+    expect((await fetch(`${dashboard.url}/`, { headers: authorized })).status).toBe(200);
+    expect((await fetch(`${dashboard.url}/admin/queues`, { headers: authorized })).status).toBe(200);
+    expect(await (await fetch(`${dashboard.url}/healthz`)).text()).toBe('ok');
+    expect(await (await fetch(`${dashboard.url}/readyz`)).text()).toBe('ready');
+  });
+
+  it('refuses a state-changing request from a foreign Origin', async () => {
+    const response = await fetch(`${dashboard.url}/admin/queues/api/queues/pause`, {
+      method: 'PUT',
+      headers: { ...authorized, origin: 'https://evil.example' },
+    });
+    expect(response.status).toBe(403);
+  });
+
+  it('listens on loopback only when no credentials are configured', async () => {
+    const open = await startDashboard(pipeline.context, { host: '0.0.0.0', port: 0, credentials: null });
+    try {
+      expect(open.host).toBe('127.0.0.1');
+    } finally {
+      await open.close();
+    }
+  });
+});
+
+describe('retrying a failed upload in Bull Board', () => {
+  it('lets the waiting load run and the rows land in BigQuery', async () => {
+    const { context, stack, config } = pipeline;
+    // The bucket is gone: the upload fails for good (not retryable) and its load waits for it.
+    stack.gcs.store.deleteBucket(config.gcs.bucket);
+    const first = await runOnce(context, { timeoutMs: 30_000 });
+    expect(first.ok).toBe(false);
+    expect(first.windows[0]!.error).toMatch(/upload failed.*retry it in the dashboard/);
+    const resolved = config.instances[0]!.exports[0]!;
+    expect(await context.exportState.get('solo', 'user')).toMatchObject({
+      initialLoad: true,
+      pendingWindows: 1,
+    });
+
+    // The operator creates the bucket and presses Retry on the failed upload.
+    stack.gcs.store.createBucket(config.gcs.bucket);
+    const queues = (await (
+      await fetch(`${dashboard.url}/admin/queues/api/queues?activeQueue=&status=failed`, {
+        headers: authorized,
+      })
+    ).json()) as {
+      queues: { name: string; jobs: { id: string }[] }[];
+    };
+    const uploadQueue = queues.queues.find((q) => q.name.startsWith('upload-'));
+    expect(uploadQueue, JSON.stringify(queues.queues.map((q) => q.name))).toBeDefined();
+    const failed = await context.queues.upload(context.nodeId).getFailed();
+    expect(failed).toHaveLength(1);
+    const retry = await fetch(
+      `${dashboard.url}/admin/queues/api/queues/${encodeURIComponent(uploadQueue!.name)}/${encodeURIComponent(failed[0]!.id!)}/retry`,
+      { method: 'PUT', headers: { ...authorized, origin: dashboard.url } },
+    );
+    expect(retry.status).toBe(204);
+
+    const load = await context.queues.load.getJob(
+      first.windows[0]!.extractJobId.replace(/^extract-/, 'load-'),
+    );
+    const deadline = Date.now() + 20_000;
+    while ((await load!.getState()) !== 'completed' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    expect(await load!.getState()).toBe('completed');
+    expect(await context.exportState.get('solo', 'user')).toMatchObject({
+      initialLoad: false,
+      pendingWindows: 0,
+    });
+    const keys = await loadedKeys(context, resolved, 'solo');
+    expect(keys.length).toBeGreaterThan(0);
+  });
+
+  it('keeps the scheduler queue read-only', async () => {
+    const response = await fetch(`${dashboard.url}/admin/queues/api/queues/scheduler/pause`, {
+      method: 'PUT',
+      headers: authorized,
+    });
+    expect(response.status).toBe(405);
+  });
+});

@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { configCommand } from '../../src/cli/config-command.ts';
+import { demoCommand } from '../../src/cli/demo-command.ts';
+import { emulatorsCommand } from '../../src/cli/emulators-command.ts';
+import { resetCommand } from '../../src/cli/reset-command.ts';
+import { runCommand } from '../../src/cli/run-command.ts';
+import { parseRoles, startCommand } from '../../src/cli/start-command.ts';
+import { statusCommand } from '../../src/cli/status-command.ts';
+
+// We cannot run Docker here, so the compose file is checked for what would break it: every service runs a real
+// `lsa` command with options that command accepts, and every environment variable it references is documented.
+
+const COMMANDS = [
+  demoCommand,
+  startCommand,
+  runCommand,
+  statusCommand,
+  resetCommand,
+  configCommand,
+  emulatorsCommand,
+];
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
+  services: Record<string, { command?: string[]; image?: string; environment?: Record<string, string> }>;
+};
+const readme = readFileSync('README.md', 'utf8');
+
+describe('docker-compose.yml', () => {
+  const lsaServices = Object.entries(compose.services).filter(([, s]) =>
+    s.image?.startsWith('looker-activity-pipeline'),
+  );
+
+  it('has a scheduler, workers, a dashboard, Redis with persistence and noeviction, and a demo profile', () => {
+    expect(Object.keys(compose.services)).toEqual(
+      expect.arrayContaining(['redis', 'scheduler', 'worker', 'dashboard', 'demo']),
+    );
+    const redis = compose.services.redis!.command!.join(' ');
+    expect(redis).toContain('--appendonly yes');
+    expect(redis).toContain('--maxmemory-policy noeviction');
+  });
+
+  it.each(lsaServices.map(([name, s]) => [name, s.command ?? []]))(
+    'service %s runs a real lsa command',
+    (_name, command) => {
+      const [name, ...args] = command as string[];
+      const found = COMMANDS.find((c) => c.name === name);
+      expect(found, `lsa ${name}`).toBeDefined();
+      for (let i = 0; i < args.length; i++) {
+        const arg = args[i]!;
+        if (!arg.startsWith('--')) continue;
+        const option = found!.options[arg.slice(2)];
+        expect(option, `lsa ${name} ${arg}`).toBeDefined();
+        if (option!.type === 'string') {
+          const value = args[++i]!;
+          if (arg === '--role') expect(() => parseRoles(value)).not.toThrow();
+        }
+      }
+    },
+  );
+
+  it('documents every environment variable it references in the README', () => {
+    const text = readFileSync('docker-compose.yml', 'utf8');
+    const referenced = new Set([...text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]!));
+    for (const service of Object.values(compose.services)) {
+      for (const name of Object.keys(service.environment ?? {})) referenced.add(name);
+    }
+    const undocumented = [...referenced].filter((name) => {
+      if (readme.includes(`\`${name}\``)) return false;
+      // LOOKER_<INSTANCE>_CLIENT_ID and friends are documented by pattern
+      return (
+        !/^LOOKER_[A-Z0-9_]+_CLIENT_(ID|SECRET)$/.test(name) ||
+        !readme.includes('LOOKER_<INSTANCE>_CLIENT_ID')
+      );
+    });
+    expect(undocumented).toEqual([]);
+  });
+});
