@@ -32,8 +32,12 @@ class DeadlineTransport extends NodeTransport {
   }
 
   override async initRequest(...args: Parameters<NodeTransport['initRequest']>) {
-    const init = await super.initRequest(...args);
-    init.signal = AbortSignal.timeout(this.deadlineMs);
+    const [method, path, body, authenticator, options] = args;
+    const signal = AbortSignal.timeout(this.deadlineMs);
+    // Passing the signal in the options also keeps sdk-rtl from logging "AbortSignal.timeout is not defined"
+    // on every request (it does when no caller signal is given); it then drops it, so we set it ourselves.
+    const init = await super.initRequest(method, path, body, authenticator, { ...options, signal });
+    init.signal = signal;
     return init;
   }
 }

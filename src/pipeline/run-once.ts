@@ -47,7 +47,11 @@ async function follow(context: PipelineContext, outcome: WindowOutcome): Promise
     return;
   }
   if (extractState !== 'completed') return;
-  const value = extract.returnvalue as ExtractOutcome;
+  // The job object may have been read just before it completed: read it again for its return value.
+  const value = (extract.returnvalue ?? (await context.queues.extract.getJob(outcome.extractJobId))?.returnvalue) as
+    | ExtractOutcome
+    | null;
+  if (!value) return;
   if (!value.loadJobId) {
     outcome.state = 'committed';
     outcome.rows = 0;
@@ -61,8 +65,12 @@ async function follow(context: PipelineContext, outcome: WindowOutcome): Promise
   }
   const loadState = await load.getState();
   if (loadState === 'completed') {
+    const loaded = (load.returnvalue ?? (await context.queues.load.getJob(value.loadJobId))?.returnvalue) as {
+      rowsLoaded: number;
+    } | null;
+    if (!loaded) return;
     outcome.state = 'committed';
-    outcome.rows = (load.returnvalue as { rowsLoaded: number }).rowsLoaded;
+    outcome.rows = loaded.rowsLoaded;
   } else if (loadState === 'failed' && finallyFailed(load, loadState)) {
     outcome.state = 'failed';
     outcome.error = load.failedReason;
