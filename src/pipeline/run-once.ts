@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { UPLOAD_QUEUE_PREFIX } from './catalog.ts';
 import type { PipelineContext } from './context.ts';
 import type { ExtractOutcome } from './processors/extract.ts';
 import { type FanoutSummary, fanout } from './processors/fanout.ts';
@@ -29,8 +29,9 @@ export interface RunOnceOptions {
   onProgress?: (windows: WindowOutcome[]) => void;
 }
 
-function finallyFailed(job: Job, state: string): boolean {
-  return state === 'failed' && (job.attemptsMade >= (job.opts.attempts ?? 1) || job.finishedOn !== undefined);
+/** A job waiting for another attempt is delayed or waiting, so `failed` means failed for good. */
+function finallyFailed(state: string): boolean {
+  return state === 'failed';
 }
 
 async function follow(context: PipelineContext, outcome: WindowOutcome): Promise<void> {
@@ -41,16 +42,15 @@ async function follow(context: PipelineContext, outcome: WindowOutcome): Promise
     return;
   }
   const extractState = await extract.getState();
-  if (extractState === 'failed' && finallyFailed(extract, extractState)) {
+  if (extractState === 'failed' && finallyFailed(extractState)) {
     outcome.state = 'failed';
     outcome.error = extract.failedReason;
     return;
   }
   if (extractState !== 'completed') return;
   // The job object may have been read just before it completed: read it again for its return value.
-  const value = (extract.returnvalue ?? (await context.queues.extract.getJob(outcome.extractJobId))?.returnvalue) as
-    | ExtractOutcome
-    | null;
+  const value = (extract.returnvalue ??
+    (await context.queues.extract.getJob(outcome.extractJobId))?.returnvalue) as ExtractOutcome | null;
   if (!value) return;
   if (!value.loadJobId) {
     outcome.state = 'committed';
@@ -71,16 +71,24 @@ async function follow(context: PipelineContext, outcome: WindowOutcome): Promise
     if (!loaded) return;
     outcome.state = 'committed';
     outcome.rows = loaded.rowsLoaded;
-  } else if (loadState === 'failed' && finallyFailed(load, loadState)) {
+  } else if (loadState === 'failed' && finallyFailed(loadState)) {
     outcome.state = 'failed';
     outcome.error = load.failedReason;
   } else if (loadState === 'waiting-children') {
-    // The upload may have failed for good: then the load waits for an operator's retry.
-    const dependencies = await load.getDependencies({ failed: { count: 10 } });
-    const failedChild = dependencies.failed?.[0];
-    if (failedChild) {
-      outcome.state = 'failed';
-      outcome.error = `upload failed (${failedChild}); retry it in the dashboard`;
+    // The upload may have failed for good: then the load waits (the child stays a dependency) for an
+    // operator's retry.
+    const { unprocessed = [] } = await load.getDependencies({ unprocessed: { count: 10 } });
+    for (const childKey of unprocessed) {
+      const [queueName, jobId] = childKey.slice(context.config.redis.prefix.length + 1).split(/:(.*)/s) as [
+        string,
+        string,
+      ];
+      if (!queueName.startsWith(UPLOAD_QUEUE_PREFIX)) continue;
+      const upload = await context.queues.upload(queueName.slice(UPLOAD_QUEUE_PREFIX.length)).getJob(jobId);
+      if (upload && finallyFailed(await upload.getState())) {
+        outcome.state = 'failed';
+        outcome.error = `upload ${jobId} failed (${upload.failedReason}); retry it in the dashboard`;
+      }
     }
   }
 }

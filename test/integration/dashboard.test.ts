@@ -95,7 +95,9 @@ describe('retrying a failed upload in Bull Board', () => {
     stack.gcs.store.deleteBucket(config.gcs.bucket);
     const first = await runOnce(context, { timeoutMs: 30_000 });
     expect(first.ok).toBe(false);
-    expect(first.windows[0]!.error).toMatch(/upload failed.*retry it in the dashboard/);
+    expect(first.windows[0]!.error).toMatch(
+      /upload upload-solo-user-\S+ failed \(bucket lsa-demo does not exist.*\); retry it in the dashboard/,
+    );
     const resolved = config.instances[0]!.exports[0]!;
     expect(await context.exportState.get('solo', 'user')).toMatchObject({
       initialLoad: true,
