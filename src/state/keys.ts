@@ -14,6 +14,11 @@ export class StateKeys {
     return `${this.prefix}:pending:${instanceId}:${exportName}`;
   }
 
+  /** Short-lived lock held while one fan-out plans one export. */
+  planLock(instanceId: string, exportName: string): string {
+    return `${this.prefix}:plan-lock:${instanceId}:${exportName}`;
+  }
+
   /** Hash: per export the outcome of the last window (for the status page and metrics). */
   runs(instanceId: string): string {
     return `${this.prefix}:runs:${instanceId}`;

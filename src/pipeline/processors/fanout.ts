@@ -52,57 +52,80 @@ export async function fanout(
       const exportName = resolved.definition.name;
       if (data.exports && !data.exports.includes(exportName)) continue;
       await context.exportState.ensure(instance.id, exportName);
-      const pending = await context.exportState.pendingWindowIds(instance.id, exportName);
-      if (pending.length > 0) {
-        if (await planInFlight(context, instance.id, resolved, pending)) {
-          summary.skipped.push({
-            instanceId: instance.id,
-            exportName,
-            reason: `${pending.length} window(s) still in flight`,
-          });
-          continue;
-        }
-        context.logger.warn(
-          { instance: instance.id, export: exportName },
-          'dropping a plan whose jobs are gone',
-        );
-        await context.exportState.dropPlan(instance.id, exportName);
-      }
-      const watermarkMs = await context.exportState.watermarkMs(instance.id, exportName);
-      const plan = planWindows(resolved, watermarkMs, nowMs);
-      if (plan.windows.length === 0) {
+      // Two fan-outs (a tick and an `lsa run`, or two schedulers) must not plan the same export at once.
+      const lock = context.keys.planLock(instance.id, exportName);
+      const token = `${context.nodeId}-${Date.now()}`;
+      if ((await context.redis.set(lock, token, 'PX', 30_000, 'NX')) !== 'OK') {
         summary.skipped.push({
           instanceId: instance.id,
           exportName,
-          reason: 'nothing new since the watermark',
+          reason: 'another fan-out is planning it',
         });
         continue;
       }
-      await context.exportState.plan(
-        instance.id,
-        exportName,
-        plan.windows.map((w) => ({ id: windowId(w), startMs: windowStartMs(w) })),
-        plan.endMs,
-      );
-      const jobs = plan.windows.map((window) => {
-        const payload = { instanceId: instance.id, exportName, window };
-        return {
-          name: 'extract',
-          data: payload,
-          opts: { ...catalog.extract.options, jobId: catalog.extract.jobId(payload) },
-        };
-      });
-      await context.queues.extract.addBulk(jobs);
-      summary.planned.push({
-        instanceId: instance.id,
-        exportName,
-        windows: jobs.length,
-        extractJobIds: jobs.map((j) => j.opts.jobId),
-      });
+      try {
+        await planExport(context, instance, resolved, nowMs, summary);
+      } finally {
+        if ((await context.redis.get(lock)) === token) await context.redis.del(lock);
+      }
     }
   }
   await job?.log(
     `planned ${summary.planned.reduce((n, p) => n + p.windows, 0)} windows for ${summary.planned.length} exports; skipped ${summary.skipped.length}`,
   );
   return summary;
+}
+
+async function planExport(
+  context: PipelineContext,
+  instance: InstanceConfig,
+  resolved: ResolvedExport,
+  nowMs: number,
+  summary: FanoutSummary,
+): Promise<void> {
+  const exportName = resolved.definition.name;
+  const pending = await context.exportState.pendingWindowIds(instance.id, exportName);
+  if (pending.length > 0) {
+    if (await planInFlight(context, instance.id, resolved, pending)) {
+      summary.skipped.push({
+        instanceId: instance.id,
+        exportName,
+        reason: `${pending.length} window(s) still in flight`,
+      });
+      return;
+    }
+    context.logger.warn({ instance: instance.id, export: exportName }, 'dropping a plan whose jobs are gone');
+    await context.exportState.dropPlan(instance.id, exportName);
+  }
+  const watermarkMs = await context.exportState.watermarkMs(instance.id, exportName);
+  const plan = planWindows(resolved, watermarkMs, nowMs);
+  if (plan.windows.length === 0) {
+    summary.skipped.push({
+      instanceId: instance.id,
+      exportName,
+      reason: 'nothing new since the watermark',
+    });
+    return;
+  }
+  await context.exportState.plan(
+    instance.id,
+    exportName,
+    plan.windows.map((w) => ({ id: windowId(w), startMs: windowStartMs(w) })),
+    plan.endMs,
+  );
+  const jobs = plan.windows.map((window) => {
+    const payload = { instanceId: instance.id, exportName, window };
+    return {
+      name: 'extract',
+      data: payload,
+      opts: { ...catalog.extract.options, jobId: catalog.extract.jobId(payload) },
+    };
+  });
+  await context.queues.extract.addBulk(jobs);
+  summary.planned.push({
+    instanceId: instance.id,
+    exportName,
+    windows: jobs.length,
+    extractJobIds: jobs.map((j) => j.opts.jobId),
+  });
 }

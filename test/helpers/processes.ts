@@ -1,0 +1,46 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+// Real `lsa` processes for tests that need several nodes, kills and signals.
+
+export interface LsaProcess {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const BIN = resolve('bin/lsa.js');
+
+export function spawnLsa(args: string[], env: Record<string, string> = {}): LsaProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, LSA_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  return { child, output: () => output, exited, kill: (signal = 'SIGTERM') => child.kill(signal) };
+}
+
+export async function waitFor(
+  condition: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export function workerArgs(configFile: string, envFile: string, nodeId: string): string[] {
+  return ['start', '--role', 'worker', '--config', configFile, '--env-file', envFile, '--node-id', nodeId];
+}
