@@ -22,20 +22,17 @@ function liveProgress(logger: Logger) {
   return (windows: WindowOutcome[]) => {
     if (Date.now() - last < 2000) return;
     last = Date.now();
-    const groups = new Map<string, { done: number; total: number; rows: number }>();
+    const perInstance = new Map<string, { done: number; total: number; rows: number }>();
     for (const w of windows) {
-      const key = `${w.instanceId}/${w.exportName}`;
-      const g = groups.get(key) ?? { done: 0, total: 0, rows: 0 };
+      const g = perInstance.get(w.instanceId) ?? { done: 0, total: 0, rows: 0 };
       g.total++;
       if (w.state !== 'pending') g.done++;
       g.rows += w.rows;
-      groups.set(key, g);
+      perInstance.set(w.instanceId, g);
     }
-    const busy = [...groups.entries()].filter(([, g]) => g.done < g.total);
     const done = windows.filter((w) => w.state !== 'pending').length;
-    logger.info(
-      `${done}/${windows.length} windows done${busy.length ? ` — in progress: ${busy.map(([k, g]) => `${k} ${g.done}/${g.total}`).join(', ')}` : ''}`,
-    );
+    const parts = [...perInstance.entries()].map(([id, g]) => `${id} ${g.done}/${g.total} windows, ${g.rows} rows`);
+    logger.info(`progress ${done}/${windows.length}: ${parts.join(' | ')}`);
   };
 }
 
@@ -108,6 +105,8 @@ export const demoCommand: Command = {
       redisUrl,
       spoolDir: join(workDir, 'spool'),
       prefix: '{lsa-demo}',
+      // Larger windows than production's default day: the demo's 90 days load in a few windows per export.
+      defaults: { window: '15d' },
     });
     Object.assign(process.env, env);
     const config = parseConfigText(yaml, 'demo config');
