@@ -117,6 +117,7 @@ export function expectedKeys(
     fields: [definition.key],
     filters,
     sorts: [definition.key],
+    query_timezone: 'UTC',
   });
   return rows.map((r) => Number(r[definition.key])).sort((a, b) => a - b);
 }
