@@ -1,7 +1,7 @@
-// Durations in config are written the way operators say them: "90d", "6h", "10m", "30s".
+// Durations in config are written the way operators say them: "90d", "6h", "10m", "30s" (and "500ms").
 
-const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const DURATION = /^(\d+)(s|m|h|d)$/;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 
 export function parseDuration(text: string): number | undefined {
   const match = DURATION.exec(text.trim());

@@ -390,6 +390,7 @@ function resolve(
       stalledIntervalMs: parseDuration(raw.workers.stalledInterval)!,
       heartbeatMs: parseDuration(raw.workers.heartbeat)!,
       deadNodeAfterMs: parseDuration(raw.workers.deadNodeAfter)!,
+      backoffMs: parseDuration(raw.workers.backoff)!,
     },
     dashboard: raw.dashboard,
   };

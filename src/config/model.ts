@@ -50,6 +50,7 @@ export interface PipelineConfig {
     stalledIntervalMs: number;
     heartbeatMs: number;
     deadNodeAfterMs: number;
+    backoffMs: number;
   };
   dashboard: { host: string; port: number };
 }

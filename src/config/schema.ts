@@ -173,6 +173,8 @@ export const configSchema = z.strictObject({
       heartbeat: duration.default('5s'),
       /** A node silent this long is presumed dead; its pending uploads are extracted again elsewhere. */
       deadNodeAfter: duration.default('60s'),
+      /** Base delay of the retry backoff (exponential, with jitter; scaled per queue in the job catalog). */
+      backoff: duration.default('5s'),
     })
     .default({
       extractConcurrency: 4,
@@ -183,6 +185,7 @@ export const configSchema = z.strictObject({
       stalledInterval: '30s',
       heartbeat: '5s',
       deadNodeAfter: '60s',
+      backoff: '5s',
     }),
   dashboard: z
     .strictObject({ host: z.string().default('0.0.0.0'), port: z.int().min(0).max(65535).default(3000) })

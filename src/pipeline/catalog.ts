@@ -63,7 +63,12 @@ export type ExtractPayload = z.infer<typeof extractPayload>;
 export type UploadPayload = z.infer<typeof uploadPayload>;
 export type LoadPayload = z.infer<typeof loadPayload>;
 
-const backoff = (delay: number) => ({ type: 'exponential', delay, jitter: 0.5 }) as const;
+/**
+ * Exponential backoff with jitter; `base` is `workers.backoff` from config (default 5s), scaled per queue: an
+ * extract waits 2×, a load 3× (BigQuery transients last longer), an upload 1×.
+ */
+const backoff = (base: number, scale: number) =>
+  ({ type: 'exponential', delay: base * scale, jitter: 0.5 }) as const;
 
 /** Job ids: deterministic, never containing `:` (BullMQ refuses it) and never all digits. */
 function windowKey(data: { instanceId: string; exportName: string; window: LoadPayload['window'] }) {
@@ -74,12 +79,12 @@ export const catalog = {
   scheduler: {
     queue: 'scheduler',
     schema: tickPayload,
-    options: { attempts: 3, backoff: backoff(5_000), ...retention } satisfies JobsOptions,
+    options: (base: number): JobsOptions => ({ attempts: 3, backoff: backoff(base, 1), ...retention }),
   },
   extract: {
     queue: 'extract',
     schema: extractPayload,
-    options: { attempts: 6, backoff: backoff(10_000), ...retention } satisfies JobsOptions,
+    options: (base: number): JobsOptions => ({ attempts: 6, backoff: backoff(base, 2), ...retention }),
     jobId: (data: Pick<ExtractPayload, 'instanceId' | 'exportName' | 'window'>) =>
       `extract-${windowKey(data)}`,
   },
@@ -87,13 +92,13 @@ export const catalog = {
     /** One upload queue per node: the spool file lives on the disk of the node that extracted it. */
     queue: (nodeId: string) => `upload-${nodeId}`,
     schema: uploadPayload,
-    options: { attempts: 8, backoff: backoff(5_000), ...retention } satisfies JobsOptions,
+    options: (base: number): JobsOptions => ({ attempts: 8, backoff: backoff(base, 1), ...retention }),
     jobId: (data: Pick<LoadPayload, 'instanceId' | 'exportName' | 'window'>) => `upload-${windowKey(data)}`,
   },
   load: {
     queue: 'load',
     schema: loadPayload,
-    options: { attempts: 6, backoff: backoff(15_000), ...retention } satisfies JobsOptions,
+    options: (base: number): JobsOptions => ({ attempts: 6, backoff: backoff(base, 3), ...retention }),
     jobId: (data: Pick<LoadPayload, 'instanceId' | 'exportName' | 'window'>) => `load-${windowKey(data)}`,
   },
 } as const;

@@ -48,5 +48,8 @@ async function reExtract(context: PipelineContext, upload: UploadPayload): Promi
   const extractId = catalog.extract.jobId(ids);
   const extract = await context.queues.extract.getJob(extractId);
   if (extract) await extract.remove().catch(() => undefined);
-  await context.queues.extract.add('extract', ids, { ...catalog.extract.options, jobId: extractId });
+  await context.queues.extract.add('extract', ids, {
+    ...catalog.extract.options(context.config.workers.backoffMs),
+    jobId: extractId,
+  });
 }

@@ -37,7 +37,8 @@ export const FAST_WORKERS = `workers:
   stalledInterval: 2s
   heartbeat: 1s
   deadNodeAfter: 5s
-  shutdownGrace: 10s`;
+  shutdownGrace: 10s
+  backoff: 200ms`;
 
 export interface TestPipelineOptions extends Partial<StackConfigOptions> {
   instances: LookerInstanceSpec[];

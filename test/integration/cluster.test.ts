@@ -42,7 +42,8 @@ beforeAll(async () => {
   lockDuration: 5s
   stalledInterval: 2s
   heartbeat: 1s
-  deadNodeAfter: 30s`,
+  deadNodeAfter: 30s
+  backoff: 200ms`,
     startWorker: false,
   });
 });

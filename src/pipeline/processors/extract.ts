@@ -105,13 +105,16 @@ export async function processExtract(
     name: 'load',
     queueName: catalog.load.queue,
     data: loadData,
-    opts: { ...catalog.load.options, jobId: loadJobId },
+    opts: { ...catalog.load.options(context.config.workers.backoffMs), jobId: loadJobId },
     children: [
       {
         name: 'upload',
         queueName: catalog.upload.queue(context.nodeId),
         data: { manifest: result.manifest, nodeId: context.nodeId },
-        opts: { ...catalog.upload.options, jobId: catalog.upload.jobId(data) },
+        opts: {
+          ...catalog.upload.options(context.config.workers.backoffMs),
+          jobId: catalog.upload.jobId(data),
+        },
       },
     ],
   });

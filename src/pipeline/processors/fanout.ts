@@ -118,7 +118,10 @@ async function planExport(
     return {
       name: 'extract',
       data: payload,
-      opts: { ...catalog.extract.options, jobId: catalog.extract.jobId(payload) },
+      opts: {
+        ...catalog.extract.options(context.config.workers.backoffMs),
+        jobId: catalog.extract.jobId(payload),
+      },
     };
   });
   await context.queues.extract.addBulk(jobs);
