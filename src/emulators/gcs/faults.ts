@@ -31,10 +31,23 @@ export interface ResetFault {
   skip?: number;
 }
 
-export type GcsFault = StatusFault | ResetFault;
+/** Holds the request this long before handling it normally (a slow network or a slow GCS). */
+export interface LatencyFault {
+  kind: 'latency';
+  ms: number;
+  times?: number;
+  /** Which requests (default 'any'). */
+  on?: FaultTarget;
+  skip?: number;
+}
+
+export type GcsFault = StatusFault | ResetFault | LatencyFault;
 
 /** The fault a single request must suffer. */
-export type ArmedFault = { kind: 'status'; status: number } | { kind: 'reset'; afterBytes: number };
+export type ArmedFault =
+  | { kind: 'status'; status: number }
+  | { kind: 'reset'; afterBytes: number }
+  | { kind: 'latency'; ms: number };
 
 export interface PendingFault {
   kind: GcsFault['kind'];
@@ -43,6 +56,7 @@ export interface PendingFault {
   skip: number;
   status?: number;
   afterBytes?: number;
+  ms?: number;
 }
 
 export interface FaultReport {
@@ -55,7 +69,7 @@ export class FaultValidationError extends Error {}
 
 export class GcsFaults {
   private queue: PendingFault[] = [];
-  private injected: FaultReport['injected'] = { status: 0, reset: 0 };
+  private injected: FaultReport['injected'] = { status: 0, reset: 0, latency: 0 };
 
   /** Queues a fault; throws FaultValidationError for a malformed one (the HTTP route answers 400). */
   add(fault: GcsFault) {
@@ -65,7 +79,7 @@ export class GcsFaults {
   /** Drops pending faults and zeroes the injected counts. */
   clear() {
     this.queue = [];
-    this.injected = { status: 0, reset: 0 };
+    this.injected = { status: 0, reset: 0, latency: 0 };
   }
 
   report(): FaultReport {
@@ -83,9 +97,9 @@ export class GcsFaults {
       fault.remaining -= 1;
       if (fault.remaining <= 0) this.queue = this.queue.filter((queued) => queued !== fault);
       this.injected[fault.kind] += 1;
-      return fault.kind === 'status'
-        ? { kind: 'status', status: fault.status ?? 503 }
-        : { kind: 'reset', afterBytes: fault.afterBytes ?? 0 };
+      if (fault.kind === 'status') return { kind: 'status', status: fault.status ?? 503 };
+      if (fault.kind === 'latency') return { kind: 'latency', ms: fault.ms ?? 0 };
+      return { kind: 'reset', afterBytes: fault.afterBytes ?? 0 };
     }
     return undefined;
   }
@@ -112,7 +126,11 @@ function normalizeFault(value: unknown): PendingFault {
     const afterBytes = optionalCount(fault.afterBytes, 'afterBytes', 0);
     return { kind: 'reset', afterBytes, remaining: times, skip, on: target(fault.on, 'upload') };
   }
-  throw new FaultValidationError("kind must be 'status' or 'reset'");
+  if (fault.kind === 'latency') {
+    const ms = optionalCount(fault.ms, 'ms', 0);
+    return { kind: 'latency', ms, remaining: times, skip, on: target(fault.on, 'any') };
+  }
+  throw new FaultValidationError("kind must be 'status', 'reset' or 'latency'");
 }
 
 function optionalCount(value: unknown, field: string, fallback: number): number {

@@ -62,7 +62,9 @@ async function handleStorageRequest(
 ) {
   const kind = classify(req, target);
   context.stats.countRequest(kind);
-  const fault = context.faults.take(kind);
+  const taken = context.faults.take(kind);
+  if (taken?.kind === 'latency') await new Promise((resolve) => setTimeout(resolve, taken.ms));
+  const fault = taken?.kind === 'latency' ? undefined : taken;
   if (fault?.kind === 'status') {
     // The request fails as a whole: its body is read and dropped, nothing of it is kept.
     await readBody(req);
