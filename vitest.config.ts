@@ -18,6 +18,8 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 60_000,
           maxWorkers: 2,
+          // after the unit tests (projects with different maxWorkers need their own group)
+          sequence: { groupOrder: 1 },
         },
       },
     ],

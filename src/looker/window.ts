@@ -17,6 +17,26 @@ export function windowId(window: ExtractWindow): string {
   return `${window.startMs === null ? 'all' : compactInstant(window.startMs)}--${compactInstant(window.endMs)}`;
 }
 
+const COMPACT = /^(\d{4}-\d{2}-\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+function parseCompactInstant(text: string): number {
+  const match = COMPACT.exec(text);
+  if (!match) throw new Error(`not a compact instant: ${text}`);
+  return Date.parse(`${match[1]}T${match[2]}:${match[3]}:${match[4]}Z`);
+}
+
+/** The inverse of windowId. */
+export function parseWindowId(id: string): ExtractWindow {
+  if (id.startsWith('snapshot-'))
+    return { kind: 'snapshot', atMs: parseCompactInstant(id.slice('snapshot-'.length)) };
+  const [start, end] = id.split('--') as [string, string];
+  return {
+    kind: 'range',
+    startMs: start === 'all' ? null : parseCompactInstant(start),
+    endMs: parseCompactInstant(end),
+  };
+}
+
 /** `2024-01-02T030405Z`: sortable, readable, safe in paths and ids. */
 export function compactInstant(ms: number): string {
   return new Date(ms)

@@ -28,9 +28,14 @@ export const tickPayload = z.strictObject({
   reason: z.enum(['schedule', 'manual']),
 });
 
+/** The plan a window belongs to: a counter per instance × export, so a window planned again later (after a
+ * reset, or after an operator removed a failed plan) gets fresh job ids instead of colliding with old jobs. */
+const plan = z.int().min(1);
+
 export const extractPayload = z.strictObject({
   instanceId,
   exportName,
+  plan,
   window: windowSchema,
   /** Set once the upload/load flow is enqueued, so a re-run after a crash does not extract again. */
   flowAdded: z.boolean().optional(),
@@ -49,11 +54,12 @@ const manifestSchema = z.strictObject({
   extractedAt: z.string(),
 });
 
-export const uploadPayload = z.strictObject({ manifest: manifestSchema, nodeId: z.string().min(1) });
+export const uploadPayload = z.strictObject({ manifest: manifestSchema, plan, nodeId: z.string().min(1) });
 
 export const loadPayload = z.strictObject({
   instanceId,
   exportName,
+  plan,
   window: windowSchema,
   rows: z.int().min(1),
 });
@@ -71,8 +77,10 @@ const backoff = (base: number, scale: number) =>
   ({ type: 'exponential', delay: base * scale, jitter: 0.5 }) as const;
 
 /** Job ids: deterministic, never containing `:` (BullMQ refuses it) and never all digits. */
-function windowKey(data: { instanceId: string; exportName: string; window: LoadPayload['window'] }) {
-  return `${data.instanceId}-${data.exportName}-${windowId(data.window)}`;
+export type WindowRef = Pick<LoadPayload, 'instanceId' | 'exportName' | 'plan' | 'window'>;
+
+function windowKey(data: WindowRef) {
+  return `${data.instanceId}-${data.exportName}-${windowId(data.window)}-p${data.plan}`;
 }
 
 export const catalog = {
@@ -85,21 +93,20 @@ export const catalog = {
     queue: 'extract',
     schema: extractPayload,
     options: (base: number): JobsOptions => ({ attempts: 6, backoff: backoff(base, 2), ...retention }),
-    jobId: (data: Pick<ExtractPayload, 'instanceId' | 'exportName' | 'window'>) =>
-      `extract-${windowKey(data)}`,
+    jobId: (data: WindowRef) => `extract-${windowKey(data)}`,
   },
   upload: {
     /** One upload queue per node: the spool file lives on the disk of the node that extracted it. */
     queue: (nodeId: string) => `upload-${nodeId}`,
     schema: uploadPayload,
     options: (base: number): JobsOptions => ({ attempts: 8, backoff: backoff(base, 1), ...retention }),
-    jobId: (data: Pick<LoadPayload, 'instanceId' | 'exportName' | 'window'>) => `upload-${windowKey(data)}`,
+    jobId: (data: WindowRef) => `upload-${windowKey(data)}`,
   },
   load: {
     queue: 'load',
     schema: loadPayload,
     options: (base: number): JobsOptions => ({ attempts: 6, backoff: backoff(base, 3), ...retention }),
-    jobId: (data: Pick<LoadPayload, 'instanceId' | 'exportName' | 'window'>) => `load-${windowKey(data)}`,
+    jobId: (data: WindowRef) => `load-${windowKey(data)}`,
   },
 } as const;
 

@@ -42,7 +42,7 @@ export async function recoverDeadNodes(
 
 async function reExtract(context: PipelineContext, upload: UploadPayload): Promise<void> {
   const { instanceId, exportName, window } = upload.manifest;
-  const ids = { instanceId, exportName, window };
+  const ids = { instanceId, exportName, plan: upload.plan, window };
   const load = await context.queues.load.getJob(catalog.load.jobId(ids));
   if (load) await load.remove({ removeChildren: true }).catch(() => undefined);
   const extractId = catalog.extract.jobId(ids);

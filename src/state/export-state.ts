@@ -80,15 +80,30 @@ export class ExportStateStore {
     return this.redis.zrange(this.keys.pending(instanceId, exportName), 0, -1);
   }
 
-  /** Records a new plan: its windows become pending, and committing all of them moves the watermark to `endMs`. */
-  async plan(instanceId: string, exportName: string, windows: PlannedWindow[], endMs: number): Promise<void> {
-    if (windows.length === 0) return;
+  /**
+   * Records a new plan: its windows become pending, and committing all of them moves the watermark to `endMs`.
+   * Returns the plan's number (it goes into job ids).
+   */
+  async plan(
+    instanceId: string,
+    exportName: string,
+    windows: PlannedWindow[],
+    endMs: number,
+  ): Promise<number> {
     const pending = this.keys.pending(instanceId, exportName);
+    const hash = this.keys.instance(instanceId);
     const multi = this.redis.multi();
+    multi.hincrby(hash, `${exportName}.plan`, 1);
     multi.del(pending);
-    multi.zadd(pending, ...windows.flatMap((w) => [String(w.startMs), w.id]));
-    multi.hset(this.keys.instance(instanceId), `${exportName}.planEnd`, String(endMs));
-    await multi.exec();
+    if (windows.length > 0) multi.zadd(pending, ...windows.flatMap((w) => [String(w.startMs), w.id]));
+    multi.hset(hash, `${exportName}.planEnd`, String(endMs));
+    const results = await multi.exec();
+    return Number(results![0]![1]);
+  }
+
+  /** The number of the export's current plan (0 before the first). */
+  async currentPlan(instanceId: string, exportName: string): Promise<number> {
+    return Number((await this.redis.hget(this.keys.instance(instanceId), `${exportName}.plan`)) ?? 0);
   }
 
   /** Drops a plan whose jobs are gone (removed by an operator or by retention) so the next tick plans again. */

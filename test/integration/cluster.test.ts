@@ -123,7 +123,12 @@ describe('two schedulers booting at once', () => {
     const pending = await pipeline.context.exportState.pendingWindowIds('two', 'user');
     expect(pending).toHaveLength(1);
     expect(
-      catalog.extract.jobId({ instanceId: 'two', exportName: 'user', window: { kind: 'snapshot', atMs: 0 } }),
+      catalog.extract.jobId({
+        instanceId: 'two',
+        exportName: 'user',
+        plan: 1,
+        window: { kind: 'snapshot', atMs: 0 },
+      }),
     ).toMatch(/^extract-two-user-/);
   });
 });

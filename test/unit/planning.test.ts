@@ -78,3 +78,21 @@ describe('planWindows', () => {
     expect(plan.windows[0]).toMatchObject({ startMs: Date.parse('2026-11-28T10:20:15Z') - 3 * DAY });
   });
 });
+
+describe('window ids', () => {
+  it('round-trip through parseWindowId', async () => {
+    const { parseWindowId, windowId } = await import('../../src/looker/window.ts');
+    for (const window of [
+      {
+        kind: 'range' as const,
+        startMs: Date.parse('2026-01-02T03:04:05Z'),
+        endMs: Date.parse('2026-01-03T00:00:00Z'),
+      },
+      { kind: 'range' as const, startMs: null, endMs: Date.parse('2026-01-03T00:00:00Z') },
+      { kind: 'snapshot' as const, atMs: Date.parse('2026-05-06T07:08:09Z') },
+    ]) {
+      expect(parseWindowId(windowId(window))).toEqual(window);
+      expect(windowId(window)).not.toContain(':');
+    }
+  });
+});

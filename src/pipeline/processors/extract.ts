@@ -98,6 +98,7 @@ export async function processExtract(
   const loadData = {
     instanceId: instance.id,
     exportName: data.exportName,
+    plan: data.plan,
     window: data.window,
     rows: result.rows,
   };
@@ -110,7 +111,7 @@ export async function processExtract(
       {
         name: 'upload',
         queueName: catalog.upload.queue(context.nodeId),
-        data: { manifest: result.manifest, nodeId: context.nodeId },
+        data: { manifest: result.manifest, plan: data.plan, nodeId: context.nodeId },
         opts: {
           ...catalog.upload.options(context.config.workers.backoffMs),
           jobId: catalog.upload.jobId(data),

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { InstanceConfig, ResolvedExport } from '../../config/model.ts';
-import { windowId } from '../../looker/window.ts';
+import { parseWindowId, windowId } from '../../looker/window.ts';
 import { catalog, type TickPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import { planWindows, windowStartMs } from '../planning.ts';
@@ -30,12 +30,13 @@ async function planInFlight(
   resolved: ResolvedExport,
   pending: string[],
 ) {
+  const exportName = resolved.definition.name;
+  const plan = await context.exportState.currentPlan(instanceId, exportName);
   for (const id of pending) {
-    const suffix = `${instanceId}-${resolved.definition.name}-${id}`;
-    const extract = await context.queues.extract.getJob(`extract-${suffix}`);
-    if (extract) return true;
-    const load = await context.queues.load.getJob(`load-${suffix}`);
-    if (load) return true;
+    const window = parseWindowId(id);
+    const ref = { instanceId, exportName, plan, window };
+    if (await context.queues.extract.getJob(catalog.extract.jobId(ref))) return true;
+    if (await context.queues.load.getJob(catalog.load.jobId(ref))) return true;
   }
   return false;
 }
@@ -107,14 +108,14 @@ async function planExport(
     });
     return;
   }
-  await context.exportState.plan(
+  const planNumber = await context.exportState.plan(
     instance.id,
     exportName,
     plan.windows.map((w) => ({ id: windowId(w), startMs: windowStartMs(w) })),
     plan.endMs,
   );
   const jobs = plan.windows.map((window) => {
-    const payload = { instanceId: instance.id, exportName, window };
+    const payload = { instanceId: instance.id, exportName, plan: planNumber, window };
     return {
       name: 'extract',
       data: payload,

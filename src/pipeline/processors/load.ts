@@ -41,7 +41,9 @@ export async function processLoad(
     spec: tableSpec(resolved.definition),
     strategy: resolved.settings.loadStrategy,
     instanceId: instance.id,
-    windowId: id,
+    // BigQuery job ids and the staging table name include the plan: a window planned again (after a reset)
+    // must not find the jobs of its earlier plan and take their result for its own.
+    windowId: `${id}-p${data.plan}`,
     sourceUri: upload.uri,
     attempt: job.attemptsMade,
   });

@@ -1,0 +1,209 @@
+import { gzipSync } from 'node:zlib';
+import { UnrecoverableError } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadWindow } from '../../src/bigquery/load.ts';
+import { tableSpec } from '../../src/bigquery/schema.ts';
+import { catalog } from '../../src/pipeline/catalog.ts';
+import { runOnce } from '../../src/pipeline/run-once.ts';
+import { loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
+
+// Bad input from upstream: each case either loads losslessly or fails its window with a message naming the
+// instance, export, window, column and value. Never a partial load, never a watermark move.
+
+let pipeline: TestPipeline;
+const historyOf = (id: string) => pipeline.config.instances.find((i) => i.id === id)!.exports[0]!;
+
+beforeAll(async () => {
+  pipeline = await startTestPipeline({
+    instances: [
+      {
+        id: 'good',
+        clientId: 'good-id',
+        clientSecret: 'good-secret-value',
+        seed: 51,
+        historyRows: 60,
+        historyDays: 2,
+      },
+      {
+        id: 'bad',
+        clientId: 'bad-id',
+        clientSecret: 'bad-secret-value',
+        seed: 52,
+        historyRows: 60,
+        historyDays: 2,
+      },
+    ],
+    exports: ['history'],
+    defaults: { window: '90d', horizon: '3d' },
+  });
+  // 'good' creates the table; 'bad' starts empty.
+  const report = await runOnce(pipeline.context, { instanceIds: ['good'], timeoutMs: 30_000 });
+  expect(report.ok).toBe(true);
+});
+
+afterAll(async () => {
+  await pipeline?.close();
+});
+
+afterEach(() => pipeline.stack.looker.instance('bad').faults.clear());
+
+async function runBad() {
+  await pipeline.context.exportState.reset('bad', 'history');
+  const report = await runOnce(pipeline.context, { instanceIds: ['bad'], timeoutMs: 30_000 });
+  // windows before the data are empty: faults meant for the rows may be left over; drop them
+  pipeline.stack.looker.instance('bad').faults.clear();
+  return report;
+}
+
+async function badRows(): Promise<Record<string, unknown>[]> {
+  const { projectId, dataset } = pipeline.config.bigquery;
+  const [rows] = await pipeline.context.bigquery.query(
+    `SELECT id, status, message, look_id FROM \`${projectId}.${dataset}.history\` WHERE looker_instance = 'bad' ORDER BY id`,
+  );
+  return rows as Record<string, unknown>[];
+}
+
+describe('Looker responses that cannot be loaded losslessly fail their window', () => {
+  it.each([
+    ['invalid JSON', { mode: 'invalid-json' as const }, /bad\/history \[.*\): row 1 is not valid JSON/],
+    [
+      'a string in a number field',
+      { mode: 'string-in-number' as const, field: 'history.look_id' },
+      /bad\/history \[.*\): column look_id \(history\.look_id\): "abc" is not a whole number/,
+    ],
+    [
+      'a missing field',
+      { mode: 'missing-field' as const, field: 'history.status' },
+      /bad\/history \[.*\): column status: Looker's row has no field history\.status/,
+    ],
+    [
+      'a null key',
+      { mode: 'null-key' as const },
+      /bad\/history \[.*\): column id: the key history\.id is null/,
+    ],
+  ])('%s', async (_name, corruption, message) => {
+    // windows before the data are empty: corrupt every query of the run (only rows can be corrupted)
+    pipeline.stack.looker.instance('bad').faults.inject({ kind: 'corruptRow', times: 3, ...corruption });
+    const report = await runBad();
+    expect(report.ok).toBe(false);
+    const failed = report.windows.filter((w) => w.state === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.error).toMatch(message);
+    // failed at once (not retryable), nothing loaded, state unchanged
+    const job = await pipeline.context.queues.extract.getJob(failed[0]!.extractJobId);
+    expect(job!.attemptsMade).toBe(1);
+    expect(await badRows()).toEqual([]);
+    expect(await pipeline.context.exportState.get('bad', 'history')).toMatchObject({
+      initialLoad: true,
+      watermark: null,
+    });
+  });
+});
+
+describe('unusual but valid values load losslessly', () => {
+  it('control characters, non-BMP characters, a 1 MB string and an extra field', async () => {
+    const looker = pipeline.stack.looker.instance('bad');
+    looker.faults.inject({ kind: 'corruptRow', times: 3, mode: 'control-chars', field: 'history.status' });
+    const report1 = await runBad();
+    expect(report1.windows.filter((w) => w.state !== 'committed')).toEqual([]);
+    expect(
+      (await badRows()).some((r) => String(r.status).includes('\u0001') && String(r.status).includes('\t')),
+    ).toBe(true);
+
+    looker.faults.inject({ kind: 'corruptRow', times: 3, mode: 'non-bmp', field: 'history.status' });
+    const report2 = await runBad();
+    expect(report2.windows.filter((w) => w.state !== 'committed')).toEqual([]);
+    expect((await badRows()).some((r) => String(r.status).includes('😀'))).toBe(true);
+
+    looker.faults.inject({ kind: 'corruptRow', times: 3, mode: 'huge-string', field: 'history.message' });
+    const report3 = await runBad();
+    expect(report3.windows.filter((w) => w.state !== 'committed')).toEqual([]);
+    expect((await badRows()).some((r) => String(r.message).length === 1024 * 1024)).toBe(true);
+
+    looker.faults.inject({ kind: 'corruptRow', times: 3, mode: 'extra-field' });
+    expect((await runBad()).ok).toBe(true);
+    const keys = await loadedKeys(pipeline.context, historyOf('bad'), 'bad');
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys.length).toBe(
+      looker.runQuery({ model: 'system__activity', view: 'history', fields: ['history.id'] }).length,
+    );
+  });
+});
+
+describe('BigQuery rejecting a row', () => {
+  it('fails the load with the reason and the row, leaves the target untouched, and completes after the fix', async () => {
+    const { context, stack, config } = pipeline;
+    const spec = tableSpec(historyOf('good').definition);
+    const { projectId, dataset, location } = config.bigquery;
+    const count = async () =>
+      Number(
+        (
+          (
+            await context.bigquery.query(`SELECT COUNT(*) AS n FROM \`${projectId}.${dataset}.history\``)
+          )[0] as { n: number }[]
+        )[0]!.n,
+      );
+    const before = await count();
+    const good = {
+      looker_instance: 'manual',
+      id: 900001,
+      created_time: '2026-01-01 00:00:00',
+      _extracted_at: '2026-01-02T00:00:00Z',
+    };
+    const bad = { ...good, id: 900002, runtime: 'fast' };
+    const name = 'manual/history/bad-row.jsonl.gz';
+    const put = (rows: object[]) =>
+      stack.gcs.store.putObject({
+        bucket: config.gcs.bucket,
+        name,
+        bytes: gzipSync(rows.map((r) => JSON.stringify(r)).join('\n')),
+        contentType: 'application/gzip',
+      });
+    put([good, bad]);
+    const request = {
+      bigquery: context.bigquery,
+      projectId,
+      datasetId: dataset,
+      location,
+      spec,
+      strategy: 'merge' as const,
+      instanceId: 'manual',
+      windowId: 'bad-row-window',
+      sourceUri: `gs://${config.gcs.bucket}/${name}`,
+      attempt: 0,
+    };
+    const error = await loadWindow(request).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(UnrecoverableError);
+    expect((error as Error).message).toMatch(/runtime/);
+    expect((error as Error).message).toMatch(/fast/);
+    expect(await count()).toBe(before);
+
+    put([good, { ...bad, runtime: 1.5 }]);
+    const result = await loadWindow({ ...request, attempt: 1 });
+    expect(result).toMatchObject({ rowsLoaded: 2, inserted: 2 });
+    expect(await count()).toBe(before + 2);
+  });
+});
+
+describe('job payloads', () => {
+  it('a payload that does not match the catalog fails at once, naming the field', async () => {
+    const { context } = pipeline;
+    const job = await context.queues.extract.add(
+      'extract',
+      {
+        instanceId: 'good',
+        exportName: 'history',
+        plan: 1,
+        window: { kind: 'range', startMs: 'yesterday', endMs: 1 },
+      },
+      { ...catalog.extract.options(context.config.workers.backoffMs), jobId: 'extract-malformed-payload' },
+    );
+    const deadline = Date.now() + 10_000;
+    while ((await job.getState()) !== 'failed' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    const failed = await context.queues.extract.getJob(job.id!);
+    expect(await failed!.getState()).toBe('failed');
+    expect(failed!.attemptsMade).toBe(1);
+    expect(failed!.failedReason).toMatch(/invalid payload: window\.startMs/);
+  });
+});
