@@ -455,7 +455,7 @@ describe('faults', () => {
     const [metadata] = await storage.bucket(BUCKET).file('faults/503.jsonl').getMetadata();
     expect(metadata.crc32c).toBe(crc32cOf(payload));
     const report = json(await raw('GET', `${emulator.url}/_emulator/faults`));
-    expect(report).toEqual({ pending: [], injected: { status: 1, reset: 0 } });
+    expect(report).toEqual({ pending: [], injected: { status: 1, reset: 0, latency: 0 } });
   });
 
   it('a 503 on the data PUT is followed by a status query and a resend', async () => {
@@ -486,7 +486,7 @@ describe('faults', () => {
     expect(file.metadata.crc32c).toBe(crc32cOf(data));
     expect(json(await raw('GET', `${emulator.url}/_emulator/faults`))).toEqual({
       pending: [],
-      injected: { status: 0, reset: 1 },
+      injected: { status: 0, reset: 1, latency: 0 },
     });
   });
 
@@ -544,7 +544,7 @@ describe('faults', () => {
     ]);
 
     const cleared = await raw('DELETE', url);
-    expect(json(cleared)).toEqual({ pending: [], injected: { status: 0, reset: 0 } });
+    expect(json(cleared)).toEqual({ pending: [], injected: { status: 0, reset: 0, latency: 0 } });
   });
 });
 
@@ -585,5 +585,17 @@ describe('disk persistence', () => {
     } finally {
       await second.close();
     }
+  });
+});
+
+describe('latency fault', () => {
+  it('holds a request for the given time, then answers normally', async () => {
+    emulator.faults.add({ kind: 'latency', ms: 400, on: 'metadata' });
+    await storage.bucket(BUCKET).file('latency-probe').save('x', { resumable: false });
+    const started = Date.now();
+    const [exists] = await storage.bucket(BUCKET).file('latency-probe').exists();
+    expect(exists).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(380);
+    expect(emulator.faults.report().injected.latency).toBe(1);
   });
 });

@@ -1,0 +1,80 @@
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { invalid } from './errors.ts';
+import { quoteIdentifier } from './schema.ts';
+
+// One in-memory DuckDB database holds every project: each project is an attached in-memory catalog named after the
+// project id, each dataset a schema inside it. So `proj.ds.t` (after the backtick rewrite) resolves exactly as in
+// BigQuery, and `ds.t` resolves through `USE "proj"`.
+//
+// All work goes through one connection, one operation at a time (`exclusive`). That makes every job atomic with
+// respect to every other request (a load validates, deletes and appends inside one transaction while nothing else
+// runs), and keeps the per-job `USE` of the default project/dataset from leaking between jobs.
+
+// DuckDB reserves these catalog names for itself.
+const RESERVED_CATALOGS = new Set(['memory', 'system', 'temp', 'main']);
+
+export class DuckDbEngine {
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly attachedProjects = new Set<string>();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+  ) {}
+
+  static async create(): Promise<DuckDbEngine> {
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    // TIMESTAMP columns are TIMESTAMPTZ; UTC makes casts to DATE and text rendering match BigQuery.
+    await connection.run(`SET TimeZone = 'UTC'`);
+    return new DuckDbEngine(instance, connection);
+  }
+
+  /** Runs `work` with the connection once every earlier operation has finished. */
+  exclusive<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const result = this.tail.then(() => work(this.connection));
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Attaches the project's catalog on first use. Call inside `exclusive`. */
+  async ensureProject(connection: DuckDBConnection, projectId: string): Promise<void> {
+    if (this.attachedProjects.has(projectId)) return;
+    if (RESERVED_CATALOGS.has(projectId.toLowerCase())) {
+      throw invalid(`The emulator cannot host a project named "${projectId}" (reserved by DuckDB)`);
+    }
+    await connection.run(`ATTACH IF NOT EXISTS ':memory:' AS ${quoteIdentifier(projectId)}`);
+    this.attachedProjects.add(projectId);
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** Runs `work` inside a transaction: committed when it resolves, rolled back when it throws. */
+export async function inTransaction<T>(connection: DuckDBConnection, work: () => Promise<T>): Promise<T> {
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    const result = await work();
+    await connection.run('COMMIT');
+    return result;
+  } catch (error) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+export function qualifiedTableName(projectId: string, datasetId: string, tableId: string): string {
+  return `${quoteIdentifier(projectId)}.${quoteIdentifier(datasetId)}.${quoteIdentifier(tableId)}`;
+}
+
+export function qualifiedSchemaName(projectId: string, datasetId: string): string {
+  return `${quoteIdentifier(projectId)}.${quoteIdentifier(datasetId)}`;
+}
+
+/** SQL string literal. */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}

@@ -1,0 +1,264 @@
+import type { DuckDBConnection, DuckDBResultReader, DuckDBValue } from '@duckdb/node-api';
+import type { Catalog } from './catalog.ts';
+import { fieldForDuckDbType } from './cells.ts';
+import {
+  type DuckDbEngine,
+  inTransaction,
+  qualifiedSchemaName,
+  qualifiedTableName,
+} from './duckdb-engine.ts';
+import { BigQueryApiError, duplicate, invalid, invalidQuery, notFound } from './errors.ts';
+import { checkTableId, type TableReference, tableLabel } from './names.ts';
+import { type BoundParameters, bindParameters } from './query-parameters.ts';
+import { quoteIdentifier, type TableSchema } from './schema.ts';
+import { type RewrittenStatement, rewriteScript, type StatementType } from './sql-rewrite.ts';
+
+// Query jobs (SELECT, DML, DDL, and scripts of several statements) executed by DuckDB after the GoogleSQL rewrite.
+// All statements of a job run while the engine is held exclusively, so a job sees no other job's half-done work.
+
+export interface QueryConfiguration {
+  query: string;
+  defaultDataset?: { projectId: string; datasetId: string };
+  parameters: BoundParameters;
+  destination?: {
+    ref: TableReference;
+    writeDisposition: 'WRITE_APPEND' | 'WRITE_TRUNCATE' | 'WRITE_EMPTY';
+    createDisposition: 'CREATE_IF_NEEDED' | 'CREATE_NEVER';
+  };
+}
+
+export interface QueryRows {
+  schema: TableSchema;
+  rows: DuckDBValue[][];
+}
+
+export interface DmlCounts {
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+export interface QueryResult {
+  /** The single statement's type, or SCRIPT for several statements. */
+  statementType: StatementType | 'SCRIPT';
+  /** Rows of the (last) SELECT. */
+  rows?: QueryRows;
+  /** Row counts of the DML statements. */
+  dml?: DmlCounts;
+  ddlTarget?: TableReference;
+}
+
+export interface QueryContext {
+  engine: DuckDbEngine;
+  catalog: Catalog;
+}
+
+/** Reads a jobs.query body or a `configuration.query`; problems here are 400 answers. */
+export function checkQueryConfiguration(projectId: string, raw: Record<string, unknown>): QueryConfiguration {
+  if (typeof raw.query !== 'string' || raw.query.trim() === '') throw invalid('Query text is required');
+  // The REST default for jobs.insert is legacy SQL; the Node client always sends useLegacySql:false. The emulator
+  // speaks GoogleSQL only, and reads an absent flag as GoogleSQL rather than refusing the job.
+  if (raw.useLegacySql === true) {
+    throw invalid('The BigQuery emulator supports only GoogleSQL; set useLegacySql: false');
+  }
+  const config: QueryConfiguration = { query: raw.query, parameters: bindParameters(raw.queryParameters) };
+  const defaultDataset = raw.defaultDataset as { projectId?: string; datasetId?: string } | undefined;
+  if (defaultDataset?.datasetId) {
+    config.defaultDataset = {
+      projectId: defaultDataset.projectId ?? projectId,
+      datasetId: defaultDataset.datasetId,
+    };
+  }
+  const destination = raw.destinationTable as Partial<TableReference> | undefined;
+  if (destination?.datasetId && destination.tableId) {
+    config.destination = {
+      ref: {
+        projectId: destination.projectId ?? projectId,
+        datasetId: destination.datasetId,
+        tableId: checkTableId(destination.tableId),
+      },
+      writeDisposition: (raw.writeDisposition as 'WRITE_EMPTY' | undefined) ?? 'WRITE_EMPTY',
+      createDisposition: (raw.createDisposition as 'CREATE_NEVER' | undefined) ?? 'CREATE_IF_NEEDED',
+    };
+  }
+  return config;
+}
+
+export async function runQueryJob(
+  context: QueryContext,
+  projectId: string,
+  config: QueryConfiguration,
+): Promise<QueryResult> {
+  const statements = rewriteScript(config.query, {
+    projectId,
+    ...(config.defaultDataset ? { defaultDatasetId: config.defaultDataset.datasetId } : {}),
+    parameters: config.parameters,
+  });
+  const { engine, catalog } = context;
+  return engine.exclusive(async (connection) => {
+    await engine.ensureProject(connection, projectId);
+    for (const statement of statements) {
+      if (statement.target) await engine.ensureProject(connection, statement.target.projectId);
+    }
+    const defaults = config.defaultDataset;
+    if (defaults) {
+      await engine.ensureProject(connection, defaults.projectId);
+      await catalog.requireDataset(connection, defaults.projectId, defaults.datasetId);
+      await connection.run(`USE ${qualifiedSchemaName(defaults.projectId, defaults.datasetId)}`);
+    } else {
+      await connection.run(`USE ${quoteIdentifier(projectId)}`);
+    }
+    const result = await runStatements(connection, catalog, statements);
+    if (config.destination && result.rows) {
+      await writeDestination(connection, catalog, config.destination, statements.at(-1)!);
+    }
+    return result;
+  });
+}
+
+async function runStatements(
+  connection: DuckDBConnection,
+  catalog: Catalog,
+  statements: RewrittenStatement[],
+): Promise<QueryResult> {
+  const result: QueryResult = {
+    statementType: statements.length === 1 ? statements[0]!.statementType : 'SCRIPT',
+  };
+  let openTransaction = false;
+  try {
+    for (const statement of statements) {
+      if (statement.duplicateMatchCheck) await checkSingleMatches(connection, statement.duplicateMatchCheck);
+      if (!statement.sql) continue;
+      const reader = await connection.runAndReadAll(statement.sql);
+      if (statement.statementType === 'BEGIN_TRANSACTION') openTransaction = true;
+      if (
+        statement.statementType === 'COMMIT_TRANSACTION' ||
+        statement.statementType === 'ROLLBACK_TRANSACTION'
+      ) {
+        openTransaction = false;
+      }
+      collectOutcome(result, statement, reader);
+      if (statement.target) {
+        if (statement.tableOptions)
+          await catalog.setTableOptions(connection, statement.target, statement.tableOptions);
+        catalog.touchTable(statement.target);
+      }
+    }
+  } catch (error) {
+    // BigQuery rolls back a script's open transaction when a statement fails.
+    if (openTransaction) await connection.run('ROLLBACK').catch(() => undefined);
+    throw translateDuckDbError(error);
+  }
+  return result;
+}
+
+/**
+ * BigQuery fails a MERGE (or UPDATE … FROM) when one target row matches several source rows; DuckDB applies every
+ * match silently, so the condition is checked first with the MERGE's own join.
+ */
+async function checkSingleMatches(connection: DuckDBConnection, checkSql: string): Promise<void> {
+  const reader = await connection.runAndReadAll(checkSql);
+  if (reader.currentRowCount > 0) {
+    throw invalidQuery('UPDATE/MERGE must match at most one source row for each target row');
+  }
+}
+
+function collectOutcome(
+  result: QueryResult,
+  statement: RewrittenStatement,
+  reader: DuckDBResultReader,
+): void {
+  const dml = () => {
+    result.dml ??= { inserted: 0, updated: 0, deleted: 0 };
+    return result.dml;
+  };
+  switch (statement.statementType) {
+    case 'SELECT':
+      result.rows = { schema: resultSchema(reader), rows: reader.getRows() };
+      break;
+    case 'INSERT':
+      dml().inserted += reader.rowsChanged;
+      break;
+    case 'UPDATE':
+      dml().updated += reader.rowsChanged;
+      break;
+    case 'DELETE':
+      dml().deleted += reader.rowsChanged;
+      break;
+    case 'MERGE': {
+      // The rewrite appends RETURNING merge_action: one row per affected target row.
+      const counts = dml();
+      for (const [action] of reader.getRows()) {
+        if (action === 'INSERT') counts.inserted++;
+        else if (action === 'UPDATE') counts.updated++;
+        else if (action === 'DELETE') counts.deleted++;
+      }
+      break;
+    }
+    default:
+      if (statement.target && statement.statementType.startsWith('CREATE_TABLE'))
+        result.ddlTarget = statement.target;
+  }
+}
+
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Result columns as BigQuery names them: expressions without an alias become f0_, f1_, … by position. */
+function resultSchema(reader: DuckDBResultReader): TableSchema {
+  const types = reader.columnTypes();
+  const fields = reader
+    .columnNames()
+    .map((name, i) => fieldForDuckDbType(FIELD_NAME.test(name) ? name : `f${i}_`, types[i]!));
+  // The client merges cells into objects by name, so BigQuery refuses what would silently collapse.
+  const seen = new Set<string>();
+  for (const field of fields) {
+    const lower = field.name.toLowerCase();
+    if (seen.has(lower)) {
+      throw invalidQuery(
+        `Duplicate column names in the result are not supported. Found duplicate(s): ${field.name}`,
+      );
+    }
+    seen.add(lower);
+  }
+  return { fields };
+}
+
+async function writeDestination(
+  connection: DuckDBConnection,
+  catalog: Catalog,
+  destination: NonNullable<QueryConfiguration['destination']>,
+  statement: RewrittenStatement,
+): Promise<void> {
+  const { ref, writeDisposition, createDisposition } = destination;
+  const table = await catalog.getTable(connection, ref);
+  if (!table && createDisposition === 'CREATE_NEVER') throw notFound(`Not found: Table ${tableLabel(ref)}`);
+  if (table && writeDisposition === 'WRITE_EMPTY' && table.numRows > 0n) {
+    throw duplicate(`Already Exists: Table ${tableLabel(ref)}`);
+  }
+  const qualified = qualifiedTableName(ref.projectId, ref.datasetId, ref.tableId);
+  await inTransaction(connection, async () => {
+    if (table && writeDisposition === 'WRITE_APPEND')
+      await connection.run(`INSERT INTO ${qualified} ${statement.sql}`);
+    else await connection.run(`CREATE OR REPLACE TABLE ${qualified} AS ${statement.sql}`);
+  }).catch((error: unknown) => {
+    throw translateDuckDbError(error);
+  });
+  catalog.touchTable(ref);
+}
+
+/** DuckDB's error text → BigQuery's reasons and wording where a client could branch on them. */
+export function translateDuckDbError(error: unknown): Error {
+  if (error instanceof BigQueryApiError) return error;
+  const text = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+  const table = /Table with name "?([^"\s!]+)"? does not exist/.exec(text);
+  if (table) return notFound(`Not found: Table ${table[1]} was not found in location US`);
+  const schema = /Schema with name "?([^"\s!]+)"? does not exist/.exec(text);
+  if (schema) return notFound(`Not found: Dataset ${schema[1]} was not found in location US`);
+  const catalog = /Catalog "?([^"\s!]+)"? does not exist/.exec(text);
+  if (catalog) return notFound(`Not found: Project ${catalog[1]}`);
+  const exists = /Table with name "?([^"\s!]+)"? already exists/.exec(text);
+  if (exists) return duplicate(`Already Exists: Table ${exists[1]}`);
+  const notNull = /NOT NULL constraint failed: (\S+)/.exec(text);
+  if (notNull) return invalidQuery(`Required field ${notNull[1]} cannot be null`);
+  return invalidQuery(text.replace(/^Parser Error: /, 'Syntax error: '));
+}
