@@ -31,7 +31,9 @@ function liveProgress(logger: Logger) {
       perInstance.set(w.instanceId, g);
     }
     const done = windows.filter((w) => w.state !== 'pending').length;
-    const parts = [...perInstance.entries()].map(([id, g]) => `${id} ${g.done}/${g.total} windows, ${g.rows} rows`);
+    const parts = [...perInstance.entries()].map(
+      ([id, g]) => `${id} ${g.done}/${g.total} windows, ${g.rows} rows`,
+    );
     logger.info(`progress ${done}/${windows.length}: ${parts.join(' | ')}`);
   };
 }

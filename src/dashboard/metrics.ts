@@ -3,7 +3,8 @@ import type { PipelineStatus } from '../pipeline/status.ts';
 // Prometheus text exposition: job counts per queue and state, rows extracted and loaded per instance and export,
 // and the seconds since each export's last successful load (the number to alert on).
 
-const escapeLabel = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const escapeLabel = (value: string) =>
+  value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 export function renderMetrics(status: PipelineStatus, nowMs = Date.now()): string {
   const lines: string[] = [];
@@ -23,7 +24,9 @@ export function renderMetrics(status: PipelineStatus, nowMs = Date.now()): strin
     for (const row of status.exports) {
       const v = value(row);
       if (v !== null)
-        lines.push(`${name}{instance="${escapeLabel(row.instanceId)}",export="${escapeLabel(row.exportName)}"} ${v}`);
+        lines.push(
+          `${name}{instance="${escapeLabel(row.instanceId)}",export="${escapeLabel(row.exportName)}"} ${v}`,
+        );
     }
   };
   perExport('lsa_rows_extracted_total', 'Rows extracted from Looker.', 'counter', (r) => r.rowsExtracted);

@@ -222,7 +222,8 @@ export const BUILT_IN_EXPORTS: readonly ExportDefinition[] = [
     key: 'scheduled_job.id',
     mode: { kind: 'incremental', cursor: 'scheduled_job.created_time' },
     masking: {},
-    filters: {},
+    // The explore's base is scheduled_plan: a plan that never ran joins to one row of null job fields.
+    filters: { 'scheduled_job.id': 'NOT NULL' },
   },
   {
     name: 'pdt_event_log',

@@ -45,7 +45,7 @@ export interface ContextOptions {
   logger: Logger;
   nodeId?: string;
   now?: () => number;
-  /** Lease time to live: a killed worker's query slot frees itself after this long. */
+  /** Lease time to live: a killed worker's query slot frees itself after this long (default 2 × lockDuration). */
   leaseTtlMs?: number;
 }
 
@@ -97,7 +97,7 @@ export function createContext(config: PipelineConfig, options: ContextOptions): 
     redis,
     keys,
     exportState: new ExportStateStore(redis, keys),
-    leases: new QueryLeases(redis, keys, options.leaseTtlMs ?? 30_000),
+    leases: new QueryLeases(redis, keys, options.leaseTtlMs ?? 2 * config.workers.lockDurationMs),
     nodes: new NodeRegistry(redis, keys),
     runStatus: new RunStatusStore(redis, keys),
     queues: {

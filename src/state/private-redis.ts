@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   const port = options.port ?? (await freePort());
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'lsa-redis-'));
+  mkdirSync(dir, { recursive: true });
   const args = [
     '--port',
     String(port),

@@ -29,7 +29,7 @@ export class QueryLeases {
   constructor(
     private readonly redis: Redis,
     private readonly keys: StateKeys,
-    private readonly ttlMs: number,
+    readonly ttlMs: number,
   ) {
     this.redis.defineCommand('lsaAcquireLease', { numberOfKeys: 1, lua: ACQUIRE });
   }

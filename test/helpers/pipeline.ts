@@ -40,7 +40,9 @@ export const FAST_WORKERS = `workers:
   shutdownGrace: 10s
   backoff: 200ms`;
 
-export interface TestPipelineOptions extends Partial<StackConfigOptions> {
+export interface TestPipelineOptions extends Omit<Partial<StackConfigOptions>, 'redisUrl'> {
+  /** Another Redis than the run's shared one (e.g. one the test restarts). */
+  redisUrl?: string;
   instances: LookerInstanceSpec[];
   startWorker?: boolean;
 }
@@ -49,7 +51,7 @@ export async function startTestPipeline(options: TestPipelineOptions): Promise<T
   const dir = mkdtempSync(join(tmpdir(), 'lsa-test-'));
   const stack = await startEmulatorStack({ instances: options.instances });
   const { yaml, env } = stackConfig(stack, {
-    redisUrl: redisUrl(),
+    redisUrl: options.redisUrl ?? redisUrl(),
     spoolDir: join(dir, 'spool'),
     prefix: uniquePrefix(),
     extraYaml: options.extraYaml ?? FAST_WORKERS,

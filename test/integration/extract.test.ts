@@ -180,14 +180,12 @@ describe('extract', () => {
     const result = await extract(exportNamed('user'), { kind: 'snapshot', atMs: NOW + 1000 });
     const raw = gunzipSync(readFileSync(result.manifest!.file)).toString('utf8');
     expect(raw).not.toMatch(/@example\.com/);
-    const truth = looker
-      .instance('main')
-      .runQuery({
-        model: 'system__activity',
-        view: 'user',
-        fields: ['user.id', 'user.email'],
-        sorts: ['user.id'],
-      });
+    const truth = looker.instance('main').runQuery({
+      model: 'system__activity',
+      view: 'user',
+      fields: ['user.id', 'user.email'],
+      sorts: ['user.id'],
+    });
     const rows = spoolRows(result);
     const first = rows.find((r) => r.id === truth[0]!['user.id'])!;
     expect(first.email).toBe(hashMask(HASH_KEY)(String(truth[0]!['user.email'])));

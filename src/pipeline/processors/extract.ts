@@ -53,7 +53,7 @@ export async function processExtract(
           );
       })
       .catch((error) => context.logger.warn({ err: String(error) }, 'lease renewal failed'));
-  }, 10_000);
+  }, context.leases.ttlMs / 3);
   let result: Awaited<ReturnType<typeof extractWindow>>;
   try {
     await job.log(`extracting ${instance.id}/${data.exportName} ${describeWindow(data.window)}`);
