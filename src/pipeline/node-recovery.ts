@@ -13,6 +13,7 @@ export async function recoverDeadNodes(
   deadAfterMs = DEFAULT_DEAD_AFTER_MS,
 ): Promise<string[]> {
   const dead = (await context.nodes.dead(deadAfterMs)).filter((id) => id !== context.nodeId);
+  const recoveredNodes: string[] = [];
   for (const nodeId of dead) {
     const queue = context.queues.upload(nodeId);
     const jobs = await queue.getJobs([
@@ -23,33 +24,49 @@ export async function recoverDeadNodes(
       'prioritized',
       'waiting-children',
     ]);
-    let recovered = 0;
-    for (const upload of jobs) {
-      const parsed = catalog.upload.schema.safeParse(upload.data);
-      if (!parsed.success) continue;
-      await reExtract(context, parsed.data);
-      recovered++;
-    }
+    const windows = jobs.flatMap((job) => {
+      const parsed = catalog.upload.schema.safeParse(job.data);
+      return parsed.success ? [parsed.data] : [];
+    });
+    // Order matters. The loads go first, while their uploads still hold them in waiting-children (removing
+    // an upload first would release its load to run without it). Only when every window's jobs are gone is
+    // the queue obliterated and are the extracts added again; otherwise the next check tries again.
+    let removed = true;
+    for (const upload of windows) removed = (await removeWindowJobs(context, upload)) && removed;
+    if (!removed) continue;
     await queue.obliterate({ force: true });
+    for (const upload of windows) {
+      const { instanceId, exportName, window } = upload.manifest;
+      const ids = { instanceId, exportName, plan: upload.plan, window };
+      await context.queues.extract.add('extract', ids, {
+        ...catalog.extract.options(context.config.workers.backoffMs),
+        jobId: catalog.extract.jobId(ids),
+      });
+    }
     await context.nodes.deregister(nodeId);
+    recoveredNodes.push(nodeId);
     context.logger.warn(
-      { node: nodeId, windows: recovered },
+      { node: nodeId, windows: windows.length },
       'node stopped heartbeating: its pending windows are extracted again',
     );
   }
-  return dead;
+  return recoveredNodes;
 }
 
-async function reExtract(context: PipelineContext, upload: UploadPayload): Promise<void> {
+/** Removes a window's load (leaving its upload child for the queue's obliteration) and its extract. */
+async function removeWindowJobs(context: PipelineContext, upload: UploadPayload): Promise<boolean> {
   const { instanceId, exportName, window } = upload.manifest;
   const ids = { instanceId, exportName, plan: upload.plan, window };
-  const load = await context.queues.load.getJob(catalog.load.jobId(ids));
-  if (load) await load.remove({ removeChildren: true }).catch(() => undefined);
+  const loadId = catalog.load.jobId(ids);
   const extractId = catalog.extract.jobId(ids);
-  const extract = await context.queues.extract.getJob(extractId);
-  if (extract) await extract.remove().catch(() => undefined);
-  await context.queues.extract.add('extract', ids, {
-    ...catalog.extract.options(context.config.workers.backoffMs),
-    jobId: extractId,
-  });
+  await (await context.queues.load.getJob(loadId))?.remove({ removeChildren: false }).catch(() => undefined);
+  await (await context.queues.extract.getJob(extractId))?.remove().catch(() => undefined);
+  if ((await context.queues.load.getJob(loadId)) || (await context.queues.extract.getJob(extractId))) {
+    context.logger.warn(
+      { load: loadId, extract: extractId },
+      "could not remove the jobs of a dead node's window yet",
+    );
+    return false;
+  }
+  return true;
 }

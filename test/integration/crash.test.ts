@@ -75,7 +75,7 @@ describe('crashes', () => {
     const job = await pipeline.context.queues.extract.getJob(report.windows[0]!.extractJobId);
     expect(job!.attemptsStarted).toBeGreaterThanOrEqual(3);
     await assertExact(pipeline);
-  });
+  }, 120_000);
 
   it('SIGTERM during an upload: the process finishes it within its grace period and exits cleanly', async () => {
     const pipeline = await pipelineFor({ instances: [instance('t', 72)], exports: ['user'] });
@@ -130,7 +130,7 @@ describe('crashes', () => {
     await assertExact(pipeline);
     expect((await pipeline.context.nodes.list()).map((n) => n.nodeId)).not.toContain('doomed');
     expect(await pipeline.context.redis.exists(`${pipeline.config.redis.prefix}:upload-doomed:meta`)).toBe(0);
-  });
+  }, 120_000);
 
   it('Redis restarted mid-run (with persistence): workers reconnect and the run completes', async () => {
     const dir = join(await import('node:os').then((os) => os.tmpdir()), `lsa-redis-restart-${process.pid}`);

@@ -148,14 +148,12 @@ describe('masking', () => {
     );
     expect(JSON.stringify([users, history])).not.toMatch(/@example\.com/);
     const hash = hashMask(pipeline.env.LSA_HASH_KEY!);
-    const truth = pipeline.stack.looker
-      .instance('sec-a')
-      .runQuery({
-        model: 'system__activity',
-        view: 'user',
-        fields: ['user.id', 'user.email'],
-        sorts: ['user.id'],
-      });
+    const truth = pipeline.stack.looker.instance('sec-a').runQuery({
+      model: 'system__activity',
+      view: 'user',
+      fields: ['user.id', 'user.email'],
+      sorts: ['user.id'],
+    });
     expect((users as { email: string }[]).map((u) => u.email)).toEqual(
       truth.map((t) => hash(String(t['user.email']))),
     );

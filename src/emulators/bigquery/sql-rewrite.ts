@@ -448,7 +448,9 @@ class Rewriter implements ExpressionRewriter {
         case 'number':
           // GoogleSQL types 1.5 and 1e3 as FLOAT64; DuckDB types 1.5 as DECIMAL (so 0.1 + 0.2 would be exact).
           out.add(
-            /^(?:\d*\.\d*|[\d.]+[eE][+-]?\d+)$/.test(token.text) ? `CAST(${token.text} AS DOUBLE)` : token.text,
+            /^(?:\d*\.\d*|[\d.]+[eE][+-]?\d+)$/.test(token.text)
+              ? `CAST(${token.text} AS DOUBLE)`
+              : token.text,
             token.spaced,
           );
           index++;
