@@ -2,10 +2,11 @@ import { ConfigError } from '../config/errors.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { configJsonSchema } from '../config/schema.ts';
 import { CONFIG_OPTIONS, type Command, configPath, UsageError } from './command.ts';
+import { COMMAND_SUMMARIES } from './summaries.ts';
 
 export const configCommand: Command = {
   name: 'config',
-  summary: 'Check a pipeline config, or print the JSON Schema editors use to complete it.',
+  summary: COMMAND_SUMMARIES.config,
   usage: 'config validate [file] [--skip-env] | config schema',
   options: {
     ...CONFIG_OPTIONS,

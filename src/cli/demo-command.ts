@@ -12,6 +12,7 @@ import { renderTable } from '../pipeline/status.ts';
 import { RedisNotInstalledError, startPrivateRedis } from '../state/private-redis.ts';
 import type { Command } from './command.ts';
 import { summarise, untilSignal } from './start-command.ts';
+import { COMMAND_SUMMARIES } from './summaries.ts';
 
 // `lsa demo`: the whole product on one machine with nothing to configure. Redis (REDIS_URL, or a private
 // redis-server), the three emulators with three Looker instances of different sizes, every role in one
@@ -60,8 +61,7 @@ export async function bigQuerySummary(context: PipelineContext): Promise<string>
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary:
-    'Run the whole pipeline locally against the emulators (Redis from REDIS_URL or a private redis-server).',
+  summary: COMMAND_SUMMARIES.demo,
   usage: 'demo [--once] [--redis-url url] [--dashboard-host host] [--dashboard-port port]',
   options: {
     once: {

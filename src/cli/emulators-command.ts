@@ -4,11 +4,11 @@ import { stackConfig, startEmulatorStack } from '../emulators/stack.ts';
 import { createLogger } from '../logging.ts';
 import { type Command, UsageError } from './command.ts';
 import { untilSignal } from './start-command.ts';
+import { COMMAND_SUMMARIES } from './summaries.ts';
 
 export const emulatorsCommand: Command = {
   name: 'emulators',
-  summary:
-    'Start the Looker, GCS and BigQuery emulators with three seeded instances and write a pipeline config for them.',
+  summary: COMMAND_SUMMARIES.emulators,
   usage: 'emulators --config-out <file> [--redis-url url] [--host host]',
   options: {
     'config-out': {

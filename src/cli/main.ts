@@ -1,33 +1,29 @@
 import { ConfigError } from '../config/errors.ts';
 import { errorMessage } from '../errors.ts';
 import { type Command, runCommand, UsageError } from './command.ts';
-import { configCommand } from './config-command.ts';
-import { demoCommand } from './demo-command.ts';
-import { emulatorsCommand } from './emulators-command.ts';
-import { resetCommand } from './reset-command.ts';
-import { runCommand as runNowCommand } from './run-command.ts';
-import { startCommand } from './start-command.ts';
-import { statusCommand } from './status-command.ts';
+import { COMMAND_SUMMARIES, type CommandName } from './summaries.ts';
 
-const COMMANDS: Command[] = [
-  demoCommand,
-  startCommand,
-  runNowCommand,
-  statusCommand,
-  resetCommand,
-  configCommand,
-  emulatorsCommand,
-];
+// Commands are loaded on demand: `lsa --help` and `lsa status` need not load the emulators, DuckDB or Express.
+const COMMANDS: Record<CommandName, () => Promise<Command>> = {
+  demo: async () => (await import('./demo-command.ts')).demoCommand,
+  start: async () => (await import('./start-command.ts')).startCommand,
+  run: async () => (await import('./run-command.ts')).runCommand,
+  status: async () => (await import('./status-command.ts')).statusCommand,
+  reset: async () => (await import('./reset-command.ts')).resetCommand,
+  config: async () => (await import('./config-command.ts')).configCommand,
+  emulators: async () => (await import('./emulators-command.ts')).emulatorsCommand,
+};
 
 function overview(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const names = Object.keys(COMMAND_SUMMARIES) as CommandName[];
+  const width = Math.max(...names.map((n) => n.length)) + 2;
   return [
     'lsa — export Looker System Activity from many instances into BigQuery, through Cloud Storage, on BullMQ.',
     '',
     'Usage: lsa <command> [options]   (lsa <command> --help for its options)',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    ...names.map((n) => `  ${n.padEnd(width)}${COMMAND_SUMMARIES[n]}`),
   ].join('\n');
 }
 
@@ -37,12 +33,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${overview()}\n`);
     return name ? 0 : 2;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  if (!(name in COMMANDS)) {
     process.stderr.write(`lsa: unknown command "${name}"\n\n${overview()}\n`);
     return 2;
   }
   try {
+    const command = await COMMANDS[name as CommandName]();
     return await runCommand(command, rest);
   } catch (error) {
     if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);

@@ -2,10 +2,11 @@ import { findExport, findInstance } from '../config/model.ts';
 import { silentLogger } from '../logging.ts';
 import { createContext } from '../pipeline/context.ts';
 import { CONFIG_OPTIONS, type Command, loadConfig, UsageError } from './command.ts';
+import { COMMAND_SUMMARIES } from './summaries.ts';
 
 export const resetCommand: Command = {
   name: 'reset',
-  summary: 'Put an instance (or one of its exports) back to initial load: flag on, watermark cleared.',
+  summary: COMMAND_SUMMARIES.reset,
   usage: 'reset --instance <id> [--export <name>] [--config file]',
   options: {
     ...CONFIG_OPTIONS,

@@ -3,10 +3,11 @@ import { silentLogger } from '../logging.ts';
 import { createContext } from '../pipeline/context.ts';
 import { fanout } from '../pipeline/processors/fanout.ts';
 import { CONFIG_OPTIONS, type Command, loadConfig, UsageError } from './command.ts';
+import { COMMAND_SUMMARIES } from './summaries.ts';
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'Enqueue a run now for one instance (all its exports, or one): running workers pick it up.',
+  summary: COMMAND_SUMMARIES.run,
   usage: 'run --instance <id> [--export <name>] [--config file]',
   options: {
     ...CONFIG_OPTIONS,

@@ -5,6 +5,7 @@ import { type RoleHandle, startSchedulerRole, startWorkerRole } from '../pipelin
 import { type RunOnceReport, runOnce, type WindowOutcome } from '../pipeline/run-once.ts';
 import { renderTable } from '../pipeline/status.ts';
 import { CONFIG_OPTIONS, type Command, loadConfig, UsageError } from './command.ts';
+import { COMMAND_SUMMARIES } from './summaries.ts';
 
 const ROLES = ['scheduler', 'worker', 'dashboard'] as const;
 type Role = (typeof ROLES)[number];
@@ -83,7 +84,7 @@ export function progressPrinter(logger: Logger) {
 
 export const startCommand: Command = {
   name: 'start',
-  summary: 'Run the pipeline: scheduler, workers and dashboard (all in one process by default).',
+  summary: COMMAND_SUMMARIES.start,
   usage: 'start [--role scheduler|worker|dashboard|all] [--once] [--config file]',
   options: {
     ...CONFIG_OPTIONS,

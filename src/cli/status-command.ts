@@ -2,11 +2,11 @@ import { silentLogger } from '../logging.ts';
 import { createContext } from '../pipeline/context.ts';
 import { collectStatus, renderStatusTable } from '../pipeline/status.ts';
 import { CONFIG_OPTIONS, type Command, loadConfig } from './command.ts';
+import { COMMAND_SUMMARIES } from './summaries.ts';
 
 export const statusCommand: Command = {
   name: 'status',
-  summary:
-    'Show, per instance and export: initial load done, watermark, last run, rows, last error, queue counts.',
+  summary: COMMAND_SUMMARIES.status,
   usage: 'status [--json] [--config file]',
   options: { ...CONFIG_OPTIONS, json: { type: 'boolean', description: 'print JSON instead of a table' } },
   async run(values) {

@@ -1,0 +1,15 @@
+// What each `lsa` command does, in one line: shown by `lsa --help` without loading any command's code.
+
+export const COMMAND_SUMMARIES = {
+  demo: 'Run the whole pipeline locally against the emulators (Redis from REDIS_URL or a private redis-server).',
+  start: 'Run the pipeline: scheduler, workers and dashboard (all in one process by default).',
+  run: 'Enqueue a run now for one instance (all its exports, or one): running workers pick it up.',
+  status:
+    'Show, per instance and export: initial load done, watermark, last run, rows, last error, queue counts.',
+  reset: 'Put an instance (or one of its exports) back to initial load: flag on, watermark cleared.',
+  config: 'Check a pipeline config, or print the JSON Schema editors use to complete it.',
+  emulators:
+    'Start the Looker, GCS and BigQuery emulators with three seeded instances and write a pipeline config for them.',
+} as const;
+
+export type CommandName = keyof typeof COMMAND_SUMMARIES;
