@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { stackConfig, startEmulatorStack } from '../emulators/stack.ts';
+import { envFileText, stackConfig, startEmulatorStack } from '../emulators/stack.ts';
 import { createLogger } from '../logging.ts';
 import { type Command, UsageError } from './command.ts';
 import { untilSignal } from './start-command.ts';
@@ -36,13 +36,7 @@ export const emulatorsCommand: Command = {
     });
     writeFileSync(configFile, yaml);
     // The emulators' credentials are random per start; they go to an env file, never into the config.
-    writeFileSync(
-      envFile,
-      `${Object.entries(env)
-        .map(([k, v]) => `${k}=${v}`)
-        .join('\n')}\n`,
-      { mode: 0o600 },
-    );
+    writeFileSync(envFile, envFileText(env), { mode: 0o600 });
     logger.info(
       {
         looker: stack.looker.url,

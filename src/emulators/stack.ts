@@ -87,6 +87,13 @@ export interface StackConfigOptions {
   exports?: string[];
 }
 
+/** `KEY=value` lines, the format `--env-file` (and Node's process.loadEnvFile) reads. */
+export function envFileText(env: Record<string, string>): string {
+  return `${Object.entries(env)
+    .map(([key, value]) => `${key}=${value}`)
+    .join('\n')}\n`;
+}
+
 export function secretEnvName(instanceId: string, what: 'CLIENT_ID' | 'CLIENT_SECRET'): string {
   return `LSA_${instanceId.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_${what}`;
 }

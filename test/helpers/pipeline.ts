@@ -6,6 +6,7 @@ import type { PipelineConfig, ResolvedExport } from '../../src/config/model.ts';
 import type { LookerInstanceSpec } from '../../src/emulators/looker/index.ts';
 import {
   type EmulatorStack,
+  envFileText,
   type StackConfigOptions,
   stackConfig,
   startEmulatorStack,
@@ -63,12 +64,7 @@ export async function startTestPipeline(options: TestPipelineOptions): Promise<T
   const configFile = join(dir, 'lsa.yaml');
   const envFile = join(dir, 'lsa.env');
   writeFileSync(configFile, yaml);
-  writeFileSync(
-    envFile,
-    `${Object.entries(env)
-      .map(([k, v]) => `${k}=${v}`)
-      .join('\n')}\n`,
-  );
+  writeFileSync(envFile, envFileText(env));
   const config = parseConfigText(yaml, configFile);
   const contexts: PipelineContext[] = [];
   const newContext = (nodeId?: string) => {

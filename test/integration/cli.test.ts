@@ -9,8 +9,22 @@ let pipeline: TestPipeline;
 beforeAll(async () => {
   pipeline = await startTestPipeline({
     instances: [
-      { id: 'cli-a', clientId: 'cli-a-id', clientSecret: 'cli-a-secret-value', seed: 91, historyRows: 100, historyDays: 2 },
-      { id: 'cli-b', clientId: 'cli-b-id', clientSecret: 'cli-b-secret-value', seed: 92, historyRows: 60, historyDays: 2 },
+      {
+        id: 'cli-a',
+        clientId: 'cli-a-id',
+        clientSecret: 'cli-a-secret-value',
+        seed: 91,
+        historyRows: 100,
+        historyDays: 2,
+      },
+      {
+        id: 'cli-b',
+        clientId: 'cli-b-id',
+        clientSecret: 'cli-b-secret-value',
+        seed: 92,
+        historyRows: 60,
+        historyDays: 2,
+      },
     ],
     exports: ['history', 'user', 'content_usage', 'event'],
     defaults: { window: '30d', horizon: '5d' },
@@ -73,7 +87,10 @@ describe('lsa', () => {
 
     const reset = await lsa('reset', '--instance', 'cli-b', '--export', 'user', ...withConfig());
     expect(reset.code).toBe(0);
-    expect(await pipeline.context.exportState.get('cli-b', 'user')).toMatchObject({ initialLoad: true, watermark: null });
+    expect(await pipeline.context.exportState.get('cli-b', 'user')).toMatchObject({
+      initialLoad: true,
+      watermark: null,
+    });
 
     const enqueue = await lsa('run', '--instance', 'cli-b', '--export', 'user', ...withConfig());
     expect(enqueue.code).toBe(0);

@@ -1,5 +1,6 @@
 import { sqlString } from './duckdb-engine.ts';
 import { invalidQuery } from './errors.ts';
+import { DUCKDB_SCALAR_TYPES } from './schema.ts';
 
 // Query parameters (`queryParameters` + `parameterMode` in jobs.query / configuration.query) become typed SQL
 // literals spliced in where the rewrite meets `@name` or `?`. Splicing keeps the rewrite independent of DuckDB's
@@ -28,26 +29,6 @@ export interface BoundParameters {
   positional: string[];
 }
 
-const DUCKDB_TYPES: Record<string, string> = {
-  INT64: 'BIGINT',
-  INTEGER: 'BIGINT',
-  FLOAT64: 'DOUBLE',
-  FLOAT: 'DOUBLE',
-  NUMERIC: 'DECIMAL(38,9)',
-  BIGNUMERIC: 'DECIMAL(38,9)',
-  BOOL: 'BOOLEAN',
-  BOOLEAN: 'BOOLEAN',
-  STRING: 'VARCHAR',
-  BYTES: 'BLOB',
-  TIMESTAMP: 'TIMESTAMPTZ',
-  DATETIME: 'TIMESTAMP',
-  DATE: 'DATE',
-  TIME: 'TIME',
-  JSON: 'JSON',
-  GEOGRAPHY: 'VARCHAR',
-  INTERVAL: 'INTERVAL',
-};
-
 export function bindParameters(parameters: unknown): BoundParameters {
   const bound: BoundParameters = { named: new Map(), positional: [] };
   if (!Array.isArray(parameters)) return bound;
@@ -68,7 +49,7 @@ function duckDbType(type: ParameterType): string {
     );
     return `STRUCT(${fields.join(', ')})`;
   }
-  const mapped = DUCKDB_TYPES[name];
+  const mapped = DUCKDB_SCALAR_TYPES[name];
   if (!mapped) throw invalidQuery(`Unsupported query parameter type: ${name}`);
   return mapped;
 }

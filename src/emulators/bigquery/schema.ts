@@ -118,11 +118,22 @@ export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-const DUCKDB_SCALAR: Record<Exclude<BigQueryType, 'RECORD'>, string> = {
+/** GoogleSQL type names (and their aliases) → DuckDB types: one mapping for tables, CASTs and parameters. */
+export const DUCKDB_SCALAR_TYPES: Record<string, string> = {
+  INT64: 'BIGINT',
   INTEGER: 'BIGINT',
+  INT: 'BIGINT',
+  SMALLINT: 'BIGINT',
+  BIGINT: 'BIGINT',
+  TINYINT: 'BIGINT',
+  BYTEINT: 'BIGINT',
+  FLOAT64: 'DOUBLE',
   FLOAT: 'DOUBLE',
   NUMERIC: 'DECIMAL(38,9)',
+  DECIMAL: 'DECIMAL(38,9)',
   BIGNUMERIC: 'DECIMAL(38,9)',
+  BIGDECIMAL: 'DECIMAL(38,9)',
+  BOOL: 'BOOLEAN',
   BOOLEAN: 'BOOLEAN',
   STRING: 'VARCHAR',
   BYTES: 'BLOB',
@@ -139,7 +150,7 @@ export function duckDbTypeForField(field: TableFieldSchema): string {
   const element =
     field.type === 'RECORD'
       ? `STRUCT(${(field.fields ?? []).map((f) => `${quoteIdentifier(f.name)} ${duckDbTypeForField(f)}`).join(', ')})`
-      : DUCKDB_SCALAR[field.type];
+      : DUCKDB_SCALAR_TYPES[field.type]!;
   return field.mode === 'REPEATED' ? `${element}[]` : element;
 }
 

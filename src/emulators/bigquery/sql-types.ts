@@ -1,38 +1,11 @@
 import { invalidQuery } from './errors.ts';
-import { quoteIdentifier } from './schema.ts';
+import { DUCKDB_SCALAR_TYPES, quoteIdentifier } from './schema.ts';
 import { isIdentifier, isPunct, matchingParen, type Token } from './sql-lexer.ts';
 
 // GoogleSQL type names → DuckDB types, for CAST/SAFE_CAST targets, column definitions and typed literals. Same
 // mapping as load-created tables (schema.ts): INT64 → BIGINT (DuckDB's INTEGER is 32-bit), FLOAT64 → DOUBLE (DuckDB's
 // FLOAT is 32-bit), NUMERIC → DECIMAL(38,9) (DuckDB's NUMERIC is DECIMAL(18,3)), TIMESTAMP → TIMESTAMPTZ,
 // DATETIME → TIMESTAMP.
-
-const SCALAR_TYPES: Record<string, string> = {
-  INT64: 'BIGINT',
-  INTEGER: 'BIGINT',
-  INT: 'BIGINT',
-  SMALLINT: 'BIGINT',
-  BIGINT: 'BIGINT',
-  TINYINT: 'BIGINT',
-  BYTEINT: 'BIGINT',
-  FLOAT64: 'DOUBLE',
-  FLOAT: 'DOUBLE',
-  NUMERIC: 'DECIMAL(38,9)',
-  DECIMAL: 'DECIMAL(38,9)',
-  BIGNUMERIC: 'DECIMAL(38,9)',
-  BIGDECIMAL: 'DECIMAL(38,9)',
-  BOOL: 'BOOLEAN',
-  BOOLEAN: 'BOOLEAN',
-  STRING: 'VARCHAR',
-  BYTES: 'BLOB',
-  TIMESTAMP: 'TIMESTAMPTZ',
-  DATETIME: 'TIMESTAMP',
-  DATE: 'DATE',
-  TIME: 'TIME',
-  JSON: 'JSON',
-  GEOGRAPHY: 'VARCHAR',
-  INTERVAL: 'INTERVAL',
-};
 
 /** `TIMESTAMP '2024-01-01 00:00:00+00'`-style literal prefixes and the DuckDB type they cast to. */
 export const TYPED_LITERALS: Record<string, string> = {
@@ -53,7 +26,7 @@ export function parseType(tokens: Token[], start: number): [string, number] {
   if ((name === 'ARRAY' || name === 'STRUCT') && isPunct(tokens[start + 1], '<')) {
     return name === 'ARRAY' ? parseArray(tokens, start + 2) : parseStruct(tokens, start + 2);
   }
-  const mapped = SCALAR_TYPES[name];
+  const mapped = DUCKDB_SCALAR_TYPES[name];
   if (!mapped) throw invalidQuery(`Type not found: ${token.text}`);
   if (!isPunct(tokens[start + 1], '(')) return [mapped, start + 1];
   // Parameterised types: NUMERIC(P[, S]) keeps its precision; STRING(L) / BYTES(L) lengths are not enforced.
