@@ -76,3 +76,23 @@ describe('docker-compose.yml', () => {
     expect(undocumented).toEqual([]);
   });
 });
+
+describe('README', () => {
+  it("its example config is valid (so a newcomer's copy works)", async () => {
+    const { parseConfigText } = await import('../../src/config/load.ts');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)![1]!;
+    const config = parseConfigText(yaml, 'README example', {
+      env: {
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        LSA_HASH_KEY: 'x'.repeat(32),
+        LOOKER_PROD_EU_CLIENT_ID: 'id',
+        LOOKER_PROD_EU_CLIENT_SECRET: 'secret',
+      },
+    });
+    expect(config.instances[0]!.exports.map((e) => e.definition.name)).toEqual([
+      'history',
+      'content_usage',
+      'user',
+    ]);
+  });
+});
