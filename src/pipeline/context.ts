@@ -57,6 +57,7 @@ export function defaultNodeId(): string {
 
 export function connectRedis(url: string, purpose: string, logger: Logger): Redis {
   // BullMQ workers need maxRetriesPerRequest: null (wait for Redis forever rather than fail a job mid-flight).
+  // The name (`lsa-main-<node>`, `lsa-worker-<node>`; BullMQ's duplicates keep it) shows in CLIENT LIST.
   const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: `lsa-${purpose}` });
   let lastError = '';
   redis.on('error', (error) => {
@@ -72,7 +73,7 @@ export function connectRedis(url: string, purpose: string, logger: Logger): Redi
 export function createContext(config: PipelineConfig, options: ContextOptions): PipelineContext {
   const { logger } = options;
   const nodeId = options.nodeId ?? process.env.LSA_NODE_ID ?? defaultNodeId();
-  const redis = connectRedis(config.redis.url, 'main', logger);
+  const redis = connectRedis(config.redis.url, `main-${nodeId}`, logger);
   const keys = new StateKeys(config.redis.prefix);
   const prefix = config.redis.prefix;
   const queueOptions = { connection: redis, prefix };

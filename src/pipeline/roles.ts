@@ -26,7 +26,7 @@ function workerOptions(context: PipelineContext, concurrency: number): WorkerOpt
   const { workers } = context.config;
   return {
     // Workers get their own connection: BullMQ duplicates it for blocking reads.
-    connection: connectRedis(context.config.redis.url, 'worker', context.logger),
+    connection: connectRedis(context.config.redis.url, `worker-${context.nodeId}`, context.logger),
     prefix: context.config.redis.prefix,
     concurrency,
     lockDuration: workers.lockDurationMs,
