@@ -33,6 +33,16 @@ interface Figures {
   commands: number;
   perCommand: Map<string, number>;
   connectionsPerWorker: number;
+  /** Mean time a job of each queue spent being processed, in ms. */
+  stageMs?: Record<string, number>;
+}
+
+async function meanProcessingMs(queue: Queue): Promise<number> {
+  const jobs = await queue.getJobs(['completed'], 0, 999);
+  const durations = jobs
+    .filter((j) => j.processedOn && j.finishedOn)
+    .map((j) => j.finishedOn! - j.processedOn!);
+  return Math.round(durations.reduce((a, b) => a + b, 0) / Math.max(1, durations.length));
 }
 
 async function commandStats(redis: Redis): Promise<Map<string, number>> {
@@ -153,6 +163,11 @@ async function pipelineRun(
     const seconds = (Date.now() - started) / 1000;
     const perCommand = delta(before, await commandStats(admin));
     const flows = await context.queues.load.getCompletedCount();
+    const stageMs = {
+      extract: await meanProcessingMs(context.queues.extract),
+      upload: await meanProcessingMs(context.queues.upload('bench-node-1')),
+      load: await meanProcessingMs(context.queues.load),
+    };
     return {
       seconds,
       windows,
@@ -160,6 +175,7 @@ async function pipelineRun(
       commands: [...perCommand.values()].reduce((a, b) => a + b, 0),
       perCommand,
       connectionsPerWorker,
+      stageMs,
     };
   } finally {
     for (const w of workers) w.child.kill('SIGTERM');
@@ -252,6 +268,7 @@ export async function fanoutBench(options: FanoutBenchOptions): Promise<string> 
         [row('pipeline', ours), row('bare BullMQ', bare)],
       ),
       `pipeline, commands per extract job: ${top(ours)}`,
+      `pipeline, mean processing time per job (ms): ${JSON.stringify(ours.stageMs)}`,
       `bare BullMQ, commands per flow: ${top(bare)}`,
     ].join('\n');
   } finally {
