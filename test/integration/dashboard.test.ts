@@ -136,6 +136,15 @@ describe('retrying a failed upload in Bull Board', () => {
     });
     const keys = await loadedKeys(context, resolved, 'solo');
     expect(keys.length).toBeGreaterThan(0);
+
+    // the status page and the metrics report it
+    const page = await (await fetch(`${dashboard.url}/`, { headers: authorized })).text();
+    expect(page).toMatch(/<td>solo<\/td><td>user<\/td><td>done<\/td>/);
+    const metrics = await (await fetch(`${dashboard.url}/metrics`, { headers: authorized })).text();
+    expect(metrics).toContain(`lsa_rows_loaded_total{instance="solo",export="user"} ${keys.length}`);
+    expect(metrics).toContain('lsa_initial_load_done{instance="solo",export="user"} 1');
+    expect(metrics).toMatch(/lsa_seconds_since_last_load\{instance="solo",export="user"\} \d+/);
+    expect(metrics).toMatch(/lsa_jobs\{queue="load",state="completed"\} 1/);
   });
 
   it('keeps the scheduler queue read-only', async () => {
