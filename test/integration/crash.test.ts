@@ -116,9 +116,9 @@ describe('crashes', () => {
     pipeline.stack.gcs.faults.add({ kind: 'latency', ms: 60_000, on: 'upload', times: 1 });
     const run = runOnce(pipeline.context, { timeoutMs: 90_000 });
     const doomed = spawnWorker(pipeline, 'doomed');
-    const doomedUploads = pipeline.context.queues.upload('doomed');
+    // kill it once its upload request has reached GCS and is held there (else the survivor would get the delay)
     await waitFor(
-      async () => (await doomedUploads.getActiveCount()) > 0,
+      () => pipeline.stack.gcs.faults.report().injected.latency === 1,
       30_000,
       'an upload on the doomed node',
     );

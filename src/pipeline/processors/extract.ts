@@ -56,7 +56,6 @@ export async function processExtract(
   }, context.leases.ttlMs / 3);
   let result: Awaited<ReturnType<typeof extractWindow>>;
   try {
-    await job.log(`extracting ${instance.id}/${data.exportName} ${describeWindow(data.window)}`);
     result = await extractWindow({
       client: context.looker.get(instance),
       instance,
@@ -84,7 +83,10 @@ export async function processExtract(
   }
 
   await context.runStatus.recordExtract(instance.id, data.exportName, result.rows);
-  await job.log(`extracted ${result.rows} rows in ${result.queries} queries`);
+  // One log line per job: each costs Redis round trips, and progress already shows the running count.
+  await job.log(
+    `extracted ${result.rows} rows of ${instance.id}/${data.exportName} ${describeWindow(data.window)} in ${result.queries} queries`,
+  );
   if (!result.manifest) {
     // A window with no rows is a success: nothing to upload or load, and the watermark moves on.
     const { watermark } = await context.exportState.commitWindow(

@@ -31,7 +31,6 @@ export async function processLoad(
   if (!upload) throw new Error(`load ${job.id}: its upload child reported no object`);
   const { bigquery: bq } = context.config;
   await ensureDataset(context.bigquery, bq.dataset, bq.location);
-  await job.updateProgress({ phase: 'load', rows: data.rows });
   const id = windowId(data.window);
   const result = await loadWindow({
     bigquery: context.bigquery,

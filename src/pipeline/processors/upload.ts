@@ -8,7 +8,6 @@ export async function processUpload(
   job: Job,
   data: UploadPayload,
 ): Promise<UploadResult> {
-  await job.updateProgress({ phase: 'upload', bytes: data.manifest.bytes });
   const result = await uploadSpoolFile(context.storage, context.config.gcs, data.manifest);
   await job.log(`uploaded ${result.rows} rows (${result.bytes} bytes) to ${result.uri}`);
   return result;
