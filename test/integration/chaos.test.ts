@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LookerInstanceSpec } from '../../src/emulators/looker/index.ts';
+import { startSchedulerRole } from '../../src/pipeline/roles.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { type LsaProcess, spawnLsa, waitFor, workerArgs } from '../helpers/processes.ts';
@@ -58,6 +59,8 @@ describe('chaos run', () => {
     stack.bigquery.faults.add({ kind: 'backendError', on: 'query', times: 3 });
     stack.bigquery.faults.add({ kind: 'status', status: 503, on: 'insert', times: 2 });
 
+    // a scheduler runs too: it is what notices the killed node and re-extracts the windows stuck in its queue
+    const scheduler = await startSchedulerRole(context);
     const started = Date.now();
     const victim = spawnLsa(workerArgs(pipeline.configFile, pipeline.envFile, 'chaos-victim'));
     processes.push(victim);
@@ -72,6 +75,7 @@ describe('chaos run', () => {
     await victim.exited;
     processes.push(spawnLsa(workerArgs(pipeline.configFile, pipeline.envFile, 'chaos-replacement')));
     const report = await run;
+    await scheduler.close();
     const seconds = (Date.now() - started) / 1000;
 
     let rows = 0;
