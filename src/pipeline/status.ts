@@ -1,19 +1,14 @@
+import type { ExportRunStatus } from '../state/run-status.ts';
 import type { PipelineContext } from './context.ts';
 
 // One row per instance × export, read from Redis: what the status page, `lsa status` and /metrics show.
 
-export interface ExportStatusRow {
+export interface ExportStatusRow extends ExportRunStatus {
   instanceId: string;
   exportName: string;
   initialLoadDone: boolean;
   watermark: string | null;
   pendingWindows: number;
-  lastRunAt: string | null;
-  lastRows: number | null;
-  lastLoadedAt: string | null;
-  lastError: string | null;
-  rowsExtracted: number;
-  rowsLoaded: number;
 }
 
 export interface PipelineStatus {
