@@ -1,14 +1,17 @@
 import { FlowProducer, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { baselineOptions } from './baseline.ts';
 
-// The bare BullMQ baseline for the fan-out benchmark: the same three-job shape as the pipeline (an extract job
-// that adds a load ← upload flow), with processors that do nothing else. Run as a child process.
+// One process of the bare BullMQ baseline (bench/baseline.ts): three Workers like a pipeline worker process
+// (extract, its own upload queue, load), each with its own connection, plus one shared connection for the
+// flow producer. Prints {"ready":true} once started; SIGTERM closes everything.
 
-const [url, prefix, nodeId] = process.argv.slice(2) as [string, string, string];
+const [url, prefix, nodeId, concurrencyText] = process.argv.slice(2) as [string, string, string, string];
+const concurrency = Number(concurrencyText);
 const connection = () => new Redis(url, { maxRetriesPerRequest: null, connectionName: `baseline-${nodeId}` });
 const shared = connection();
 const flow = new FlowProducer({ connection: shared, prefix });
-const options = { prefix, concurrency: 8 };
+const workerConnections = [connection(), connection(), connection()] as const;
 const workers = [
   new Worker(
     'extract',
@@ -17,26 +20,37 @@ const workers = [
         name: 'load',
         queueName: 'load',
         data: job.data,
-        opts: { jobId: `load-${job.id}`, attempts: 3, removeOnComplete: { count: 5000 } },
+        opts: { ...baselineOptions.load, jobId: `load-${job.id}` },
         children: [
           {
             name: 'upload',
             queueName: `upload-${nodeId}`,
             data: job.data,
-            opts: { jobId: `upload-${job.id}`, attempts: 3 },
+            opts: { ...baselineOptions.upload, jobId: `upload-${job.id}` },
           },
         ],
       });
-      return { rows: 1 };
+      return { rows: 1, loadJobId: `load-${job.id}` };
     },
-    { ...options, connection: connection() },
+    { prefix, concurrency, connection: workerConnections[0] },
   ),
-  new Worker(`upload-${nodeId}`, async () => ({ uri: 'gs://x/y' }), { ...options, connection: connection() }),
-  new Worker('load', async () => ({ rows: 1 }), { ...options, connection: connection() }),
+  new Worker(`upload-${nodeId}`, async () => ({ uri: 'gs://bucket/object' }), {
+    prefix,
+    concurrency,
+    connection: workerConnections[1],
+  }),
+  new Worker('load', async () => ({ rowsLoaded: 1 }), {
+    prefix,
+    concurrency,
+    connection: workerConnections[2],
+  }),
 ];
 process.stdout.write('{"ready":true}\n');
-process.on('SIGTERM', async () => {
-  await Promise.all(workers.map((w) => w.close()));
-  await flow.close();
-  process.exit(0);
+process.once('SIGTERM', () => {
+  void (async () => {
+    await Promise.all(workers.map((w) => w.close()));
+    await flow.close();
+    await Promise.all([shared, ...workerConnections].map((c) => c.quit().catch(() => undefined)));
+    process.exit(0);
+  })();
 });

@@ -6,17 +6,24 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { IWriteQuery } from '@looker/sdk';
 import { parseConfigText } from '../src/config/load.ts';
+import type { ResolvedExport } from '../src/config/model.ts';
 import { LookerClients } from '../src/looker/client.ts';
 import { extractWindow } from '../src/looker/extract.ts';
+import { JsonArrayRowReader, parseRow } from '../src/looker/json-rows.ts';
+import { rowConverter } from '../src/looker/rows.ts';
 import { lookerDateTime } from '../src/looker/window.ts';
-import { SPOOL_GZIP_LEVEL } from '../src/spool/writer.ts';
-import { cpuSeconds, peakRssMb } from './measure.ts';
+import { SPOOL_GZIP_LEVEL, SpoolWriter } from '../src/spool/writer.ts';
+import { cpuSeconds, median, peakRssMb } from './measure.ts';
 
 // One extract variant, alone in its process, so its peak RSS is its own. Prints one JSON line.
-//   ours      the pipeline's streamed extract (SDK stream → incremental parse → convert + mask → gzip file)
+//   ours      the pipeline's streamed extract (SDK stream → row scanner → parse, convert, mask → gzip spool file)
 //   buffered  the original design: sdk.ok(run_inline_query(json)) into one array, then write the lines
 //   floor     no SDK, no HTTP, no masking: the same bytes already in memory, JSON.parse in ~16 MB slices,
 //             JSON.stringify per row into gzip at the spool's level
+//   http      the transport alone: log in, run the same query with fetch and discard the body (what the emulator
+//             and HTTP cost, the ceiling any client could reach here)
+//   stages    our per-row CPU, stage by stage, on the held bytes (no HTTP): scan, +parse, +convert, +mask, +spool
+//   gzip      the spool's own NDJSON (our converted, masked lines) compressed at levels 1, 3, 6
 
 const [variant, baseUrl, startText, endText] = process.argv.slice(2) as [string, string, string, string];
 const startMs = Number(startText);
@@ -41,6 +48,8 @@ instances:
 );
 const instance = config.instances[0]!;
 const history = instance.exports[0]!;
+const hashKey = () => process.env.BENCH_HASH_KEY!;
+/** The query ours sends for the window (same fields, filter, sorts), so every variant reads the same bytes. */
 const body: IWriteQuery = {
   model: 'system__activity',
   view: 'history',
@@ -59,10 +68,15 @@ async function ours() {
     export: history,
     window: { kind: 'range', startMs, endMs },
     spoolDir: dir,
-    hashKey: () => process.env.BENCH_HASH_KEY!,
+    hashKey,
   });
   await clients.closeAll();
-  return { rows: result.rows, fileBytes: result.manifest?.bytes ?? 0 };
+  return {
+    rows: result.rows,
+    queries: result.queries,
+    fileBytes: result.manifest?.bytes ?? 0,
+    ndjsonBytes: result.manifest?.uncompressedBytes ?? 0,
+  };
 }
 
 async function buffered() {
@@ -88,7 +102,7 @@ async function buffered() {
   }
 }
 
-async function fetchBytes(): Promise<Buffer> {
+async function query(): Promise<Response> {
   const login = await fetch(`${baseUrl}/api/4.0/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -103,7 +117,23 @@ async function fetchBytes(): Promise<Buffer> {
     headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  return Buffer.from(await response.arrayBuffer());
+  if (!response.ok || !response.body) throw new Error(`the emulator answered ${response.status}`);
+  return response;
+}
+
+async function fetchBytes(): Promise<Buffer> {
+  return Buffer.from(await (await query()).arrayBuffer());
+}
+
+async function http() {
+  const reader = (await query()).body!.getReader();
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+  }
+  return { rows: 0, responseBytes: bytes };
 }
 
 /** Parses the held bytes in ~16 MB slices (cut between two rows) and writes each row as an NDJSON line. */
@@ -130,9 +160,119 @@ async function floorFrom(bytes: Buffer, level: number) {
   return { rows, fileBytes: statSync(file).size };
 }
 
+/** Chunks as the HTTP body arrives (the emulator writes ~64 KB at a time). */
+function chunksOf(bytes: Buffer, size = 64 * 1024): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+  return chunks;
+}
+
+const STAGES = ['scan', 'parse', 'convert', 'mask', 'spool'] as const;
+type Stage = (typeof STAGES)[number];
+
+/** Runs our row path up to `stage` over the held bytes; returns the seconds it took. */
+async function runStage(chunks: Buffer[], stage: Stage, run: number): Promise<number> {
+  const unmasked: ResolvedExport = { ...history, masking: {} };
+  const context = { instanceId: 'bench', extractedAt: new Date(), hashKey };
+  const converter = rowConverter(stage === 'convert' ? unmasked : history, context);
+  const writer = stage === 'spool' ? await SpoolWriter.open(join(dir, `stage-${run}.ndjson.gz`)) : undefined;
+  const reader = new JsonArrayRowReader();
+  const started = performance.now();
+  let sink = 0;
+  for (const chunk of chunks) {
+    const lines: string[] = [];
+    reader.push(chunk, (json) => {
+      if (stage === 'scan') {
+        sink += json.length;
+        return;
+      }
+      const row = parseRow(json, reader.rows - 1);
+      if (stage === 'parse') {
+        sink += row ? 1 : 0;
+        return;
+      }
+      const line = converter.toLine(row);
+      if (writer) lines.push(line);
+      else sink += line.length;
+    });
+    if (writer) for (const line of lines) await writer.writeLine(line);
+  }
+  if (writer) await writer.finish();
+  reader.finish();
+  if (sink < 0) throw new Error('unreachable');
+  return (performance.now() - started) / 1000;
+}
+
+async function stages(bytes: Buffer) {
+  const chunks = chunksOf(bytes);
+  const rows = (() => {
+    let n = 0;
+    new JsonArrayRowReader().push(bytes, () => {
+      n++;
+    });
+    return n;
+  })();
+  const seconds: Record<string, number> = {};
+  for (const stage of STAGES) {
+    const runs: number[] = [];
+    for (let run = 0; run < 3; run++) runs.push(await runStage(chunks, stage, run));
+    seconds[stage] = median(runs);
+  }
+  return { rows, stageSeconds: seconds };
+}
+
+/** Our spool lines for the held bytes, as one buffer (for the gzip comparison). */
+function ourNdjson(bytes: Buffer): { text: Buffer; rows: number } {
+  const converter = rowConverter(history, { instanceId: 'bench', extractedAt: new Date(), hashKey });
+  const parts: string[] = [];
+  const reader = new JsonArrayRowReader();
+  reader.push(bytes, (json) => {
+    parts.push(`${converter.toLine(parseRow(json, reader.rows - 1))}\n`);
+  });
+  return { text: Buffer.from(parts.join('')), rows: reader.rows };
+}
+
+async function gzipLevels(bytes: Buffer) {
+  const { text, rows } = ourNdjson(bytes);
+  const levels: Record<string, { seconds: number; cpuSeconds: number; bytes: number }> = {};
+  const BATCH = 256 * 1024; // the spool writer's batch size
+  for (const level of [1, 3, 6]) {
+    const runs: { seconds: number; cpuSeconds: number; bytes: number }[] = [];
+    for (let run = 0; run < 3; run++) {
+      const gzip = createGzip({ level });
+      let out = 0;
+      gzip.on('data', (chunk: Buffer) => {
+        out += chunk.length;
+      });
+      const finished = new Promise<void>((resolve, reject) => {
+        gzip.once('end', resolve);
+        gzip.once('error', reject);
+      });
+      const cpu = cpuSeconds();
+      const started = performance.now();
+      for (let i = 0; i < text.length; i += BATCH) {
+        if (!gzip.write(text.subarray(i, i + BATCH))) await new Promise((r) => gzip.once('drain', r));
+      }
+      gzip.end();
+      await finished;
+      runs.push({
+        seconds: (performance.now() - started) / 1000,
+        cpuSeconds: cpuSeconds() - cpu,
+        bytes: out,
+      });
+    }
+    levels[String(level)] = {
+      seconds: median(runs.map((r) => r.seconds)),
+      cpuSeconds: median(runs.map((r) => r.cpuSeconds)),
+      bytes: runs[0]!.bytes,
+    };
+  }
+  return { rows, ndjsonBytes: text.length, levels };
+}
+
 async function main() {
   let held: Buffer | undefined;
-  if (variant === 'floor' || variant.startsWith('gzip')) held = await fetchBytes();
+  if (variant === 'floor' || variant === 'stages' || variant === 'gzip') held = await fetchBytes();
   const rssBefore = peakRssMb();
   const cpuBefore = cpuSeconds();
   const started = performance.now();
@@ -140,7 +280,9 @@ async function main() {
   if (variant === 'ours') outcome = await ours();
   else if (variant === 'buffered') outcome = await buffered();
   else if (variant === 'floor') outcome = await floorFrom(held!, SPOOL_GZIP_LEVEL);
-  else if (variant.startsWith('gzip')) outcome = await floorFrom(held!, Number(variant.slice(4)));
+  else if (variant === 'http') outcome = await http();
+  else if (variant === 'stages') outcome = await stages(held!);
+  else if (variant === 'gzip') outcome = await gzipLevels(held!);
   else throw new Error(`unknown variant ${variant}`);
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(

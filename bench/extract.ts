@@ -1,20 +1,33 @@
 import { startLookerEmulator } from '../src/emulators/looker/index.ts';
-import { median, runChild, table } from './measure.ts';
+import { SPOOL_GZIP_LEVEL } from '../src/spool/writer.ts';
+import { type ChildResult, median, runChild, table, thousands } from './measure.ts';
 
-// `npm run bench -- extract --rows N [--repeat R] [--variants ours,floor,buffered] [--gzip]`
-// A Looker emulator instance with N history rows in one window (row cap raised), extracted by each variant in a
-// child process; the emulator serves from this process. Medians of R runs, side by side.
+// `npm run bench -- extract --rows N`: a Looker emulator instance with N history rows in one window (row cap
+// raised so the window is one page), extracted by each variant in its own child process while the emulator
+// serves from this process. Variants run interleaved, R times each; medians side by side.
 
 export interface ExtractBenchOptions {
   rows: number;
   repeat: number;
   variants: string[];
+  /** Per-row CPU of our stages on held bytes (one child, medians of 3 inside). */
+  breakdown: boolean;
+  /** gzip levels 1, 3, 6 on our spool lines (one child, medians of 3 inside). */
   gzipLevels: boolean;
 }
 
+export interface ExtractSummary {
+  rows: number;
+  bytesPerRow: number;
+  /** variant → medians */
+  variants: Map<string, { rowsPerSecond: number; cpuSeconds: number; peakRssMb: number; error?: string }>;
+  text: string;
+}
+
+export const ALL_VARIANTS = ['ours', 'floor', 'buffered', 'http'];
 const DAY = 86_400_000;
 
-export async function extractBench(options: ExtractBenchOptions): Promise<string> {
+export async function extractBench(options: ExtractBenchOptions): Promise<ExtractSummary> {
   const emulator = await startLookerEmulator({
     instances: [
       {
@@ -33,51 +46,146 @@ export async function extractBench(options: ExtractBenchOptions): Promise<string
     BENCH_CLIENT_SECRET: 'bench-secret',
     BENCH_HASH_KEY: 'bench-hash-key-0123456789abcdef',
   };
+  // One window holding every row (the emulator spreads them over the 5 days before it started). pageSize is at
+  // most 1,000,000 (config schema): above that, ours reads the window in ⌈N / 1M⌉ + 1 keyset pages.
   const endMs = Math.floor(Date.now() / 1000) * 1000 + 1000;
-  const startMs = endMs - 7 * DAY;
-  const args = [emulator.baseUrl('bench'), String(startMs), String(endMs)];
-  const results = new Map<string, Record<string, unknown>[]>();
-  const variants = [...options.variants, ...(options.gzipLevels ? ['gzip1', 'gzip3', 'gzip6'] : [])];
+  const args = [emulator.baseUrl('bench'), String(endMs - 7 * DAY), String(endMs)];
+  const results = new Map<string, ChildResult[]>();
+  let breakdown: ChildResult | undefined;
+  let gzip: ChildResult | undefined;
+  const progress = (what: string, result: ChildResult) =>
+    process.stderr.write(
+      `  extract ${options.rows} rows, ${what}: ${JSON.stringify(result).slice(0, 400)}\n`,
+    );
   try {
     for (let run = 0; run < options.repeat; run++) {
-      for (const variant of variants) {
-        if (variant === 'buffered' && run > 0 && results.get('buffered')?.[0]?.error) continue; // it cannot finish
+      for (const variant of options.variants) {
+        const earlier = results.get(variant)?.[0];
+        if (variant === 'buffered' && (earlier?.error || earlier?.crashed)) continue; // it cannot finish
         const result = await runChild('bench/extract-child.ts', [variant, ...args], env);
         results.set(variant, [...(results.get(variant) ?? []), result]);
-        process.stderr.write(
-          `  extract ${options.rows} rows, run ${run + 1}, ${variant}: ${JSON.stringify(result)}\n`,
-        );
+        progress(`run ${run + 1}, ${variant}`, result);
       }
+    }
+    if (options.breakdown) {
+      breakdown = await runChild('bench/extract-child.ts', ['stages', ...args], env);
+      progress('stages', breakdown);
+    }
+    if (options.gzipLevels) {
+      gzip = await runChild('bench/extract-child.ts', ['gzip', ...args], env);
+      progress('gzip levels', gzip);
     }
   } finally {
     await emulator.close();
   }
+
   const responseBytes = Number(
-    results.get('floor')?.[0]?.responseBytes ?? results.get('gzip1')?.[0]?.responseBytes ?? 0,
+    [...results.values()].flat().find((r) => Number(r.responseBytes) > 0)?.responseBytes ??
+      breakdown?.responseBytes ??
+      0,
   );
+  const bytesPerRow = responseBytes / options.rows;
+  const summary: ExtractSummary['variants'] = new Map();
   const floorSeconds = median((results.get('floor') ?? []).map((r) => Number(r.seconds)));
-  const rows = variants.map((variant) => {
+  const rows = options.variants.map((variant) => {
     const runs = results.get(variant) ?? [];
+    const failure = runs.find((r) => r.error || r.crashed);
     const seconds = median(runs.map((r) => Number(r.seconds)));
-    const count = Number(runs[0]?.rows ?? 0);
-    const error = runs[0]?.error as string | undefined;
+    const cpu = median(runs.map((r) => Number(r.cpuSeconds)));
+    const rss = median(runs.map((r) => Number(r.peakRssMb)));
+    if (failure) {
+      const why = String(failure.error ?? failure.crashed);
+      summary.set(variant, { rowsPerSecond: 0, cpuSeconds: cpu, peakRssMb: rss, error: why });
+      return [
+        variant,
+        `stopped after ${Number(failure.seconds ?? 0).toFixed(1)} s: ${why.slice(0, 90)}`,
+        '-',
+        '-',
+        Number.isFinite(cpu) ? cpu.toFixed(1) : '-',
+        Number.isFinite(rss) ? thousands(rss) : '-',
+        '-',
+        '-',
+        runs.length,
+      ];
+    }
+    const rowsPerSecond = options.rows / seconds;
+    summary.set(variant, { rowsPerSecond, cpuSeconds: cpu, peakRssMb: rss });
     return [
-      variant,
-      error ? `stopped: ${error.slice(0, 60)}` : count,
-      error ? '-' : Math.round(count / seconds),
-      responseBytes && !error ? (responseBytes / 1e6 / seconds).toFixed(1) : '-',
-      median(runs.map((r) => Number(r.cpuSeconds))).toFixed(1),
-      Math.max(...runs.map((r) => Number(r.peakRssMb))),
+      variant === 'http' ? 'http (transport only)' : variant,
+      seconds.toFixed(2),
+      variant === 'http' ? '-' : thousands(rowsPerSecond),
+      (responseBytes / 1e6 / seconds).toFixed(1),
+      cpu.toFixed(1),
+      thousands(rss),
       runs[0]?.fileBytes ? (Number(runs[0].fileBytes) / 1e6).toFixed(1) : '-',
-      floorSeconds && !error ? (floorSeconds / seconds).toFixed(2) : '-',
+      floorSeconds ? (floorSeconds / seconds).toFixed(2) : '-',
       runs.length,
     ];
   });
-  return [
-    `extract, ${options.rows} history rows (${responseBytes ? Math.round(responseBytes / options.rows) : '?'} bytes of JSON a row, ${(responseBytes / 1e6).toFixed(0)} MB response), medians of ${options.repeat}`,
+  const text = [
+    `extract, ${thousands(options.rows)} history rows in one window (${bytesPerRow.toFixed(0)} bytes of Looker JSON a row, ${(responseBytes / 1e6).toFixed(0)} MB response), spool gzip level ${SPOOL_GZIP_LEVEL}, medians of ${options.repeat}`,
     table(
-      ['variant', 'rows', 'rows/s', 'MB/s', 'CPU s', 'peak RSS MB', 'file MB', '× floor speed', 'runs'],
+      [
+        'variant',
+        'seconds',
+        'rows/s',
+        'MB/s (Looker JSON)',
+        'CPU s',
+        'peak RSS MB',
+        'file MB',
+        '× floor throughput',
+        'runs',
+      ],
       rows,
     ),
-  ].join('\n');
+  ];
+  if (breakdown?.stageSeconds) {
+    const stages = breakdown.stageSeconds as Record<string, number>;
+    const n = Number(breakdown.rows);
+    let previous = 0;
+    const what: Record<string, string> = {
+      scan: 'find each row in the byte chunks (JsonArrayRowReader)',
+      parse: '+ JSON.parse of each row (parseRow)',
+      convert: '+ BigQuery conversion and the NDJSON line (rowConverter.toLine), no masking',
+      mask: '+ HMAC-SHA256 of user.email (masking.hashMask)',
+      spool: '+ SpoolWriter: batching, gzip, sha256, file',
+    };
+    const stageRows = Object.entries(stages).map(([stage, seconds]) => {
+      const added = seconds - previous;
+      previous = seconds;
+      return [
+        stage,
+        what[stage] ?? '',
+        seconds.toFixed(3),
+        ((added * 1e6) / n).toFixed(2),
+        `${((100 * added) / stages.spool!).toFixed(0)}%`,
+      ];
+    });
+    text.push(
+      '',
+      `our row path, stage by stage on the held bytes (no HTTP; one process, medians of 3): ${thousands(n / stages.spool!)} rows/s`,
+      table(['stage', 'adds', 'cumulative s', 'µs per row added', 'share'], stageRows),
+    );
+  }
+  if (gzip?.levels) {
+    const levels = gzip.levels as Record<string, { seconds: number; cpuSeconds: number; bytes: number }>;
+    const ndjson = Number(gzip.ndjsonBytes);
+    const n = Number(gzip.rows);
+    text.push(
+      '',
+      `spool gzip level, on our own NDJSON (${(ndjson / 1e6).toFixed(1)} MB for ${thousands(n)} rows, masked), compression alone, medians of 3`,
+      table(
+        ['level', 'file MB', 'ratio', 'MB/s (NDJSON in)', 'CPU s per 1M rows', 'upload MB per 1M rows'],
+        Object.entries(levels).map(([level, l]) => [
+          level,
+          (l.bytes / 1e6).toFixed(2),
+          `${(ndjson / l.bytes).toFixed(1)}×`,
+          (ndjson / 1e6 / l.seconds).toFixed(0),
+          ((l.cpuSeconds * 1e6) / n).toFixed(1),
+          ((l.bytes * 1e6) / n / 1e6).toFixed(0),
+        ]),
+      ),
+    );
+  }
+  return { rows: options.rows, bytesPerRow, variants: summary, text: text.join('\n') };
 }

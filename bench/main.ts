@@ -1,59 +1,202 @@
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { extractBench } from './extract.ts';
-import { fanoutBench } from './fanout.ts';
+import { ALL_VARIANTS, type ExtractSummary, extractBench } from './extract.ts';
+import { type FanoutReport, fanoutBench } from './fanout.ts';
+import { table, thousands } from './measure.ts';
+
+// `npm run bench [-- <benchmark> [options]]`. Never part of `npm test`. Figures and the commands that produced
+// them: docs/benchmarks.md. Progress goes to stderr, the report to stdout.
 
 const HELP = `Benchmarks (never part of npm test). Figures and their commands: docs/benchmarks.md.
 
 Usage:
-  npm run bench                                   everything at default sizes (under 10 minutes on 2 cores)
-  npm run bench -- extract --rows 1000000 [--repeat 3] [--variants ours,floor,buffered] [--gzip]
-  npm run bench -- fanout --instances 200 --exports 5
+  npm run bench                      everything at default sizes (about 8 minutes on 2 cores):
+                                     extract 100k rows (5 runs, stage breakdown, gzip levels), extract 1M rows
+                                     (3 runs), fanout 20 instances (with MONITOR attribution), fanout 200 instances
+  npm run bench -- extract [options] extract throughput and memory: ours vs buffered vs floor
+  npm run bench -- fanout [options]  the whole pipeline on many instances vs a bare BullMQ baseline
+  npm run bench -- <benchmark> --help
 `;
 
-export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      rows: { type: 'string' },
-      repeat: { type: 'string' },
-      variants: { type: 'string' },
-      gzip: { type: 'boolean' },
-      instances: { type: 'string' },
-      exports: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+const EXTRACT_HELP = `npm run bench -- extract [--rows N] [--repeat R] [--variants list] [--breakdown] [--gzip]
+
+A Looker emulator instance with N history rows in one window (row cap raised: one page). Each variant runs in
+its own child process (its peak RSS is its own); the emulator serves from the parent. Variants interleaved,
+R runs each, medians.
+
+  --rows N          history rows (default 100000); 3000000 takes about 3 minutes with --variants ours
+  --repeat R        runs of each variant (default 3)
+  --variants list   comma-separated, from ${ALL_VARIANTS.join(',')} (default all)
+                      ours      extractWindow → NDJSON.gz spool file
+                      floor     held bytes, JSON.parse in 16 MB slices, JSON.stringify per row into gzip
+                      buffered  sdk.ok(run_inline_query(json)) into one array (stops at V8's string limit)
+                      http      fetch the same query and discard the body (the transport's ceiling)
+  --breakdown       also our per-row CPU stage by stage (scan, parse, convert, mask, spool)
+  --gzip            also gzip levels 1, 3, 6 on our own spool lines (size, speed)
+`;
+
+const FANOUT_HELP = `npm run bench -- fanout [--instances N] [--exports E] [--attribute] [--concurrency C]
+
+The whole pipeline on tiny data: Looker, GCS and BigQuery emulators in this process, a private redis-server,
+2 worker processes (lsa start --role worker); trigger = the fan-out that lsa run / runOnce call. Then a bare
+BullMQ baseline with as many three-job flows on the same Redis and 2 processes.
+
+  --instances N     Looker instances (default 200)
+  --exports E       exports per instance, 1-7 (default 5): history, user, event, content_usage, dashboard, ...
+  --attribute       repeat both runs under Redis MONITOR and say which code sends which command
+  --concurrency C   jobs of each kind per worker process (default 8)
+`;
+
+function positiveInteger(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not ${value}`);
+  return n;
+}
+
+function rssSummary(extracts: ExtractSummary[]): string {
+  const rows = extracts.map((e) => {
+    const ours = e.variants.get('ours');
+    const floor = e.variants.get('floor');
+    const ratio = ours && floor?.rowsPerSecond ? ours.rowsPerSecond / floor.rowsPerSecond : Number.NaN;
+    return [
+      thousands(e.rows),
+      ours ? thousands(ours.rowsPerSecond) : '-',
+      Number.isFinite(ratio) ? ratio.toFixed(2) : '-',
+      ours ? thousands(ours.peakRssMb) : '-',
+      floor ? thousands(floor.peakRssMb) : '-',
+      e.variants.get('buffered')?.error
+        ? 'cannot finish'
+        : thousands(e.variants.get('buffered')?.peakRssMb ?? 0),
+    ];
   });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
+  return [
+    'targets: ours ≥ 0.8× floor throughput; ours peak RSS < 200 MB at 1M rows and flat as rows grow',
+    table(['rows', 'ours rows/s', 'ours ÷ floor', 'ours RSS MB', 'floor RSS MB', 'buffered RSS MB'], rows),
+  ].join('\n');
+}
+
+function fanoutSummary(reports: { instances: number; report: FanoutReport }[]): string {
+  return [
+    'connections per worker process must not grow with instances',
+    table(
+      [
+        'instances',
+        'flows',
+        'pipeline s',
+        'bare s',
+        'cmds/flow ours',
+        'cmds/flow bare',
+        'connections ours',
+        'bare',
+      ],
+      reports.map(({ instances, report: { ours, bare } }) => [
+        instances,
+        ours.windows,
+        ours.seconds.toFixed(1),
+        bare.seconds.toFixed(1),
+        Math.round(ours.commands / ours.windows),
+        Math.round(bare.commands / bare.windows),
+        ours.connections.map((c) => c.total).join(' + '),
+        bare.connections.map((c) => c.total).join(' + '),
+      ]),
+    ),
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  const parse = (args: string[]) =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        rows: { type: 'string' },
+        repeat: { type: 'string' },
+        variants: { type: 'string' },
+        breakdown: { type: 'boolean' },
+        gzip: { type: 'boolean' },
+        instances: { type: 'string' },
+        exports: { type: 'string' },
+        attribute: { type: 'boolean' },
+        concurrency: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${HELP}`);
+    return 2;
   }
-  const [which] = positionals;
-  const started = Date.now();
-  const variants = (values.variants ?? 'ours,floor,buffered').split(',');
-  const repeat = Number(values.repeat ?? 3);
-  const out: string[] = [`node ${process.version}, ${(await import('node:os')).cpus().length} cores`];
-  if (which === 'extract') {
-    out.push(
-      await extractBench({
-        rows: Number(values.rows ?? 100_000),
-        repeat,
-        variants,
-        gzipLevels: Boolean(values.gzip),
-      }),
-    );
-  } else if (which === 'fanout') {
-    out.push(
-      await fanoutBench({ instances: Number(values.instances ?? 200), exports: Number(values.exports ?? 5) }),
-    );
-  } else if (which === undefined) {
-    out.push(await extractBench({ rows: 100_000, repeat: 3, variants, gzipLevels: true }));
-    out.push(await extractBench({ rows: 1_000_000, repeat: 3, variants, gzipLevels: false }));
-    out.push(await fanoutBench({ instances: 20, exports: 5 }));
-    out.push(await fanoutBench({ instances: 200, exports: 5 }));
-  } else {
+  const { values, positionals } = parsed;
+  const [which, ...extra] = positionals;
+  if (extra.length > 0 || (which !== undefined && which !== 'extract' && which !== 'fanout')) {
     process.stderr.write(HELP);
     return 2;
+  }
+  if (values.help) {
+    process.stdout.write(which === 'extract' ? EXTRACT_HELP : which === 'fanout' ? FANOUT_HELP : HELP);
+    return 0;
+  }
+  const started = Date.now();
+  const out: string[] = [
+    `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${new Date().toISOString().slice(0, 10)}`,
+  ];
+  try {
+    const variants = (values.variants ?? ALL_VARIANTS.join(',')).split(',').filter((v) => v !== '');
+    const unknown = variants.filter((v) => !ALL_VARIANTS.includes(v));
+    if (unknown.length > 0) throw new Error(`unknown variant(s) ${unknown.join(', ')}`);
+    if (which === 'extract') {
+      const summary = await extractBench({
+        rows: positiveInteger(values.rows, 100_000, 'rows'),
+        repeat: positiveInteger(values.repeat, 3, 'repeat'),
+        variants,
+        breakdown: Boolean(values.breakdown),
+        gzipLevels: Boolean(values.gzip),
+      });
+      out.push(summary.text);
+    } else if (which === 'fanout') {
+      const exports = positiveInteger(values.exports, 5, 'exports');
+      if (exports > 7) throw new Error('--exports is at most 7');
+      const report = await fanoutBench({
+        instances: positiveInteger(values.instances, 200, 'instances'),
+        exports,
+        attribute: Boolean(values.attribute),
+        concurrency: positiveInteger(values.concurrency, 8, 'concurrency'),
+      });
+      out.push(report.text);
+    } else {
+      const small = await extractBench({
+        rows: 100_000,
+        repeat: 5,
+        variants,
+        breakdown: true,
+        gzipLevels: true,
+      });
+      out.push(small.text);
+      const large = await extractBench({
+        rows: 1_000_000,
+        repeat: 3,
+        variants,
+        breakdown: false,
+        gzipLevels: false,
+      });
+      out.push(large.text, rssSummary([small, large]));
+      const fanouts: { instances: number; report: FanoutReport }[] = [];
+      for (const [instances, attribute] of [
+        [20, true],
+        [200, false],
+      ] as const) {
+        const report = await fanoutBench({ instances, exports: 5, attribute, concurrency: 8 });
+        out.push(report.text);
+        fanouts.push({ instances, report });
+      }
+      out.push(fanoutSummary(fanouts));
+    }
+  } catch (error) {
+    process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
   }
   out.push(`total ${Math.round((Date.now() - started) / 1000)} s`);
   process.stdout.write(`${out.join('\n\n')}\n`);
