@@ -1,21 +1,46 @@
 # syntax=docker/dockerfile:1
-# Multi-stage: dependencies are installed in a build stage, the runtime image holds only production modules and
-# the sources (the project runs its TypeScript through tsx: nothing to compile), and runs as a non-root user.
-FROM node:20-bookworm-slim AS deps
+# Two images from one file. The default target (`runtime`) holds only the pipeline's production modules and its
+# sources: no emulators, no DuckDB. The `demo` target adds the emulators workspace (lsa-emulators) so
+# `lsa demo` and `lsa emulators` run in a container. Both run TypeScript through tsx: nothing to compile.
+# The Node major is a build argument: CI runs on 20; the image builds unchanged on the current LTS
+# (`docker build --build-arg NODE_VERSION=24 .`).
+ARG NODE_VERSION=20
+
+FROM node:${NODE_VERSION}-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# --workspaces=false: the emulators are a workspace and a dev dependency; production never installs them.
+RUN npm ci --omit=dev --workspaces=false --no-audit --no-fund
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:${NODE_VERSION}-bookworm-slim AS base
 ENV NODE_ENV=production
 WORKDIR /app
 RUN groupadd --system lsa && useradd --system --gid lsa --home /app lsa \
   && mkdir -p /var/lib/lsa/spool && chown -R lsa:lsa /var/lib/lsa
-COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
 COPY src ./src
-USER lsa
 ENV LSA_CONFIG=/etc/lsa/lsa.yaml
 ENTRYPOINT ["node", "bin/lsa.js"]
+
+FROM node:${NODE_VERSION}-bookworm-slim AS demo-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY emulators/package.json ./emulators/
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM base AS demo
+COPY --from=demo-deps /app/node_modules ./node_modules
+COPY emulators ./emulators
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server && rm -rf /var/lib/apt/lists/*
+USER lsa
+EXPOSE 3000
+CMD ["demo", "--dashboard-host", "0.0.0.0"]
+
+FROM base AS runtime
+COPY --from=deps /app/node_modules ./node_modules
+USER lsa
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.LSA_HEALTH_PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["start", "--role", "all"]

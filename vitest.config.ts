@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: fast unit tests, and integration tests that run the real clients against real Redis and the
-// local emulators. Both share one private redis-server started by the global setup (or REDIS_URL).
+// Three projects: fast unit tests; the emulators' own tests (the workspace package `emulators/`, each emulator
+// driven by its real client); and integration tests that run the pipeline against real Redis and the emulators.
+// All share one private redis-server started by the global setup (or REDIS_URL).
 export default defineConfig({
   test: {
     globalSetup: ['test/helpers/global-setup.ts'],
@@ -9,6 +10,17 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'emulators',
+          include: ['emulators/test/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
+        },
       },
       {
         extends: true,

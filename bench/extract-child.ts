@@ -8,10 +8,10 @@ import type { IWriteQuery } from '@looker/sdk';
 import { parseConfigText } from '../src/config/load.ts';
 import type { ResolvedExport } from '../src/config/model.ts';
 import { LookerClients } from '../src/looker/client.ts';
+import { lookerDateTime } from '../src/looker/datetime.ts';
 import { extractWindow } from '../src/looker/extract.ts';
 import { JsonArrayRowReader, parseRow } from '../src/looker/json-rows.ts';
 import { rowConverter } from '../src/looker/rows.ts';
-import { lookerDateTime } from '../src/looker/window.ts';
 import { SPOOL_GZIP_LEVEL, SpoolWriter } from '../src/spool/writer.ts';
 import { cpuSeconds, median, peakRssMb } from './measure.ts';
 

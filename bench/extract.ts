@@ -1,4 +1,4 @@
-import { startLookerEmulator } from '../src/emulators/looker/index.ts';
+import { startLookerEmulator } from 'lsa-emulators/looker';
 import { SPOOL_GZIP_LEVEL } from '../src/spool/writer.ts';
 import { type ChildResult, median, runChild, table, thousands } from './measure.ts';
 

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startEmulatorStack } from 'lsa-emulators';
 import { parseConfigText } from '../config/load.ts';
 import { startDashboard } from '../dashboard/server.ts';
-import { stackConfig, startEmulatorStack } from '../emulators/stack.ts';
 import { createLogger, type Logger } from '../logging.ts';
 import { createContext, type PipelineContext } from '../pipeline/context.ts';
 import { startSchedulerRole, startWorkerRole } from '../pipeline/roles.ts';
@@ -11,6 +11,7 @@ import { runOnce, type WindowOutcome } from '../pipeline/run-once.ts';
 import { renderTable } from '../pipeline/status.ts';
 import { RedisNotInstalledError, startPrivateRedis } from '../state/private-redis.ts';
 import type { Command } from './command.ts';
+import { stackConfig } from './emulator-config.ts';
 import { summarise, untilSignal } from './start-command.ts';
 import { COMMAND_SUMMARIES } from './summaries.ts';
 

@@ -1,8 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { envFileText, stackConfig, startEmulatorStack } from '../emulators/stack.ts';
+import { startEmulatorStack } from 'lsa-emulators';
 import { createLogger } from '../logging.ts';
 import { type Command, UsageError } from './command.ts';
+import { envFileText, stackConfig } from './emulator-config.ts';
 import { untilSignal } from './start-command.ts';
 import { COMMAND_SUMMARIES } from './summaries.ts';
 

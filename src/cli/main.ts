@@ -14,6 +14,15 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   emulators: async () => (await import('./emulators-command.ts')).emulatorsCommand,
 };
 
+/** `lsa demo` and `lsa emulators` import the emulators workspace, which a production install does not have. */
+function isMissingEmulators(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
+    error.message.includes("'lsa-emulators")
+  );
+}
+
 function overview(): string {
   const names = Object.keys(COMMAND_SUMMARIES) as CommandName[];
   const width = Math.max(...names.map((n) => n.length)) + 2;
@@ -41,6 +50,12 @@ export async function main(argv: string[]): Promise<number> {
     const command = await COMMANDS[name as CommandName]();
     return await runCommand(command, rest);
   } catch (error) {
+    if (isMissingEmulators(error)) {
+      process.stderr.write(
+        `lsa ${name}: needs the emulators package (lsa-emulators), a development dependency that production installs and images leave out. Run it from a source checkout after \`npm ci\`, or use the image's demo target.\n`,
+      );
+      return 1;
+    }
     if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
     else if (error instanceof UsageError) process.stderr.write(`lsa ${name}: ${error.message}\n`);
     else process.stderr.write(`lsa ${name}: ${errorMessage(error)}\n`);

@@ -1,6 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { LOAD_STRATEGIES } from '../exports/types.ts';
+import { EXPORT_NAME_PATTERN, INSTANCE_ID_PATTERN } from '../names.ts';
 import { parseDuration } from './duration.ts';
 import { describeValue } from './errors.ts';
 import { parseSecretReference } from './secrets.ts';
@@ -67,13 +68,12 @@ const identifier = (what: string, pattern: RegExp, rule: string) =>
     error: (issue) => `${describeValue(issue.input)} is not a valid ${what} (${rule})`,
   });
 
-export const INSTANCE_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const instanceId = identifier(
   'instance id',
-  INSTANCE_ID,
+  INSTANCE_ID_PATTERN,
   'lowercase letters, digits and dashes, at most 63 characters, starting and ending with a letter or digit',
 );
-const exportName = identifier('export name', /^[a-z][a-z0-9_]{0,62}$/, 'lowercase letters, digits and _');
+const exportName = identifier('export name', EXPORT_NAME_PATTERN, 'lowercase letters, digits and _');
 const lookerField = identifier(
   'Looker field name',
   /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/,

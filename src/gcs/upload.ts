@@ -2,8 +2,8 @@ import { stat, unlink } from 'node:fs/promises';
 import type { Storage } from '@google-cloud/storage';
 import type { PipelineConfig } from '../config/model.ts';
 import { NonRetryableError } from '../errors.ts';
-import { windowId } from '../looker/window.ts';
 import type { SpoolManifest } from '../spool/manifest.ts';
+import { windowId } from '../window.ts';
 
 // Stages one spool file in Cloud Storage:
 //   gs://<bucket>/<prefix>/<instance>/<export>/<yyyy>/<mm>/<dd>/<window>.jsonl.gz

@@ -4,10 +4,11 @@ import type { InstanceConfig, ResolvedExport } from '../config/model.ts';
 import { NonRetryableError } from '../errors.ts';
 import type { SpoolManifest } from '../spool/manifest.ts';
 import { SpoolWriter } from '../spool/writer.ts';
+import { describeWindow, type ExtractWindow, windowId } from '../window.ts';
 import type { LookerClient } from './client.ts';
+import { lookerDateTime } from './datetime.ts';
 import { JsonArrayRowReader, JsonRowsError, parseRow } from './json-rows.ts';
 import { type RowConverter, rowConverter } from './rows.ts';
-import { describeWindow, type ExtractWindow, lookerDateTime, windowId } from './window.ts';
 
 // Extracts one window of one export from one instance into one NDJSON.gz spool file, streaming: rows go to
 // the spool as they arrive, so memory stays flat whatever the size of a page or a window.

@@ -1,6 +1,8 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
-import { windowId } from '../looker/window.ts';
+import { EXPORT_NAME_PATTERN, INSTANCE_ID_PATTERN } from '../names.ts';
+import { spoolManifestSchema } from '../spool/manifest.ts';
+import { windowId, windowSchema } from '../window.ts';
 
 // The job catalog: every queue's name, payload schema, attempts and backoff, retention and job-id builder, in
 // one place. Producers, workers and flows all take their options from here; nothing sets job options inline
@@ -13,13 +15,8 @@ const retention = {
   removeOnFail: { age: 30 * DAY_SECONDS },
 } satisfies JobsOptions;
 
-const windowSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('range'), startMs: z.int().nullable(), endMs: z.int() }),
-  z.strictObject({ kind: z.literal('snapshot'), atMs: z.int() }),
-]);
-
-const instanceId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/);
-const exportName = z.string().regex(/^[a-z][a-z0-9_]*$/);
+const instanceId = z.string().regex(INSTANCE_ID_PATTERN);
+const exportName = z.string().regex(EXPORT_NAME_PATTERN);
 
 export const tickPayload = z.strictObject({
   /** Instances to fan out for; null means every instance that follows the global schedule. */
@@ -41,20 +38,11 @@ export const extractPayload = z.strictObject({
   flowAdded: z.boolean().optional(),
 });
 
-const manifestSchema = z.strictObject({
-  instanceId,
-  exportName,
-  window: windowSchema,
-  file: z.string().min(1),
-  rows: z.int().min(1),
-  bytes: z.int().min(1),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  uncompressedBytes: z.int().min(0),
-  columns: z.array(z.string()),
-  extractedAt: z.string(),
+export const uploadPayload = z.strictObject({
+  manifest: spoolManifestSchema,
+  plan,
+  nodeId: z.string().min(1),
 });
-
-export const uploadPayload = z.strictObject({ manifest: manifestSchema, plan, nodeId: z.string().min(1) });
 
 export const loadPayload = z.strictObject({
   instanceId,

@@ -1,5 +1,5 @@
 import type { ResolvedExport } from '../config/model.ts';
-import type { ExtractWindow } from '../looker/window.ts';
+import type { ExtractWindow } from '../window.ts';
 
 // Which windows a run extracts. Windows come from the watermark, never from the tick time, so missed ticks and
 // downtime lose nothing: [watermark − look-back, now − lag), cut at multiples of the export's window size (UTC),

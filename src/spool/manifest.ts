@@ -1,17 +1,23 @@
-import type { ExtractWindow } from '../looker/window.ts';
+import { z } from 'zod';
+import { EXPORT_NAME_PATTERN, INSTANCE_ID_PATTERN } from '../names.ts';
+import { windowSchema } from '../window.ts';
 
-/** What an extract produced: everything the upload and load need, and nothing secret. */
-export interface SpoolManifest {
-  instanceId: string;
-  exportName: string;
-  window: ExtractWindow;
+// What an extract produced: everything the upload and load need, and nothing secret. Declared once: the upload
+// job's payload schema (pipeline/catalog.ts) is this schema.
+
+export const spoolManifestSchema = z.strictObject({
+  instanceId: z.string().regex(INSTANCE_ID_PATTERN),
+  exportName: z.string().regex(EXPORT_NAME_PATTERN),
+  window: windowSchema,
   /** Absolute path of the NDJSON.gz file on the node that extracted it. */
-  file: string;
-  rows: number;
+  file: z.string().min(1),
+  rows: z.int().min(1),
   /** Size of the gzipped file, and sha256 (hex) of its bytes. */
-  bytes: number;
-  sha256: string;
-  uncompressedBytes: number;
-  columns: string[];
-  extractedAt: string;
-}
+  bytes: z.int().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  uncompressedBytes: z.int().min(0),
+  columns: z.array(z.string()),
+  extractedAt: z.string(),
+});
+
+export type SpoolManifest = z.infer<typeof spoolManifestSchema>;

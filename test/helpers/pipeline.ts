@@ -1,16 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type EmulatorStack, startEmulatorStack } from 'lsa-emulators';
+import type { LookerInstanceSpec } from 'lsa-emulators/looker';
+import { envFileText, type StackConfigOptions, stackConfig } from '../../src/cli/emulator-config.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 import type { PipelineConfig, ResolvedExport } from '../../src/config/model.ts';
-import type { LookerInstanceSpec } from '../../src/emulators/looker/index.ts';
-import {
-  type EmulatorStack,
-  envFileText,
-  type StackConfigOptions,
-  stackConfig,
-  startEmulatorStack,
-} from '../../src/emulators/stack.ts';
+
 import { silentLogger } from '../../src/logging.ts';
 import { createContext, type PipelineContext } from '../../src/pipeline/context.ts';
 import { type RoleHandle, startWorkerRole } from '../../src/pipeline/roles.ts';

@@ -1,12 +1,12 @@
 import { gzipSync } from 'node:zlib';
 import type { BigQuery } from '@google-cloud/bigquery';
+import { startBigQueryEmulator } from 'lsa-emulators/bigquery';
+import { MemoryObjectStore } from 'lsa-emulators/gcs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBigQuery } from '../../src/bigquery/client.ts';
 import { type LoadRequest, loadWindow } from '../../src/bigquery/load.ts';
 import { tableSpec } from '../../src/bigquery/schema.ts';
 import { ensureDataset } from '../../src/bigquery/tables.ts';
-import { startBigQueryEmulator } from '../../src/emulators/bigquery/server.ts';
-import { MemoryObjectStore } from '../../src/emulators/gcs/store.ts';
 import { builtInExport } from '../../src/exports/registry.ts';
 
 // The load stage with the real @google-cloud/bigquery client against the emulator: table schema, MERGE, append,

@@ -1,5 +1,5 @@
+import type { LookerInstanceSpec } from 'lsa-emulators/looker';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LookerInstanceSpec } from '../../src/emulators/looker/index.ts';
 import { startSchedulerRole } from '../../src/pipeline/roles.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';

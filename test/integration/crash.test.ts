@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LookerInstanceSpec } from 'lsa-emulators/looker';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LookerInstanceSpec } from '../../src/emulators/looker/index.ts';
 import { type RoleHandle, startSchedulerRole, startWorkerRole } from '../../src/pipeline/roles.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { startPrivateRedis } from '../../src/state/private-redis.ts';

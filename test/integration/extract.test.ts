@@ -3,15 +3,15 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { type LookerEmulator, startLookerEmulator } from 'lsa-emulators/looker';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.ts';
 import type { InstanceConfig, PipelineConfig, ResolvedExport } from '../../src/config/model.ts';
-import { type LookerEmulator, startLookerEmulator } from '../../src/emulators/looker/index.ts';
 import { NonRetryableError, RetryAfterError } from '../../src/errors.ts';
 import { LookerClients } from '../../src/looker/client.ts';
 import { type ExtractResult, extractWindow } from '../../src/looker/extract.ts';
 import { hashMask } from '../../src/looker/masking.ts';
-import type { ExtractWindow } from '../../src/looker/window.ts';
+import type { ExtractWindow } from '../../src/window.ts';
 
 // The streamed extract, driven through the real @looker/sdk-node against the Looker emulator: every export of
 // the registry, row caps, empty windows, masking, and each injected fault.

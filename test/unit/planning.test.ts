@@ -81,7 +81,7 @@ describe('planWindows', () => {
 
 describe('window ids', () => {
   it('round-trip through parseWindowId', async () => {
-    const { parseWindowId, windowId } = await import('../../src/looker/window.ts');
+    const { parseWindowId, windowId } = await import('../../src/window.ts');
     for (const window of [
       {
         kind: 'range' as const,

@@ -2,7 +2,7 @@ import { DelayedError, type Job } from 'bullmq';
 import { findExport, findInstance } from '../../config/model.ts';
 import { RetryAfterError } from '../../errors.ts';
 import { extractWindow } from '../../looker/extract.ts';
-import { describeWindow, windowId } from '../../looker/window.ts';
+import { describeWindow, windowId } from '../../window.ts';
 import { catalog, type ExtractPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 

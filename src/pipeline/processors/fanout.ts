@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { InstanceConfig, ResolvedExport } from '../../config/model.ts';
-import { parseWindowId, windowId } from '../../looker/window.ts';
+import { parseWindowId, windowId } from '../../window.ts';
 import { catalog, type TickPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import { planWindows, windowStartMs } from '../planning.ts';

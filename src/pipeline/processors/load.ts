@@ -4,7 +4,7 @@ import { tableSpec } from '../../bigquery/schema.ts';
 import { ensureDataset } from '../../bigquery/tables.ts';
 import { findExport, findInstance } from '../../config/model.ts';
 import type { UploadResult } from '../../gcs/upload.ts';
-import { windowId } from '../../looker/window.ts';
+import { windowId } from '../../window.ts';
 import type { LoadPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 

@@ -6,7 +6,7 @@ import {
   type LookerFault,
   startLookerEmulator,
   type WriteQueryLike,
-} from '../../../src/emulators/looker/index.ts';
+} from '../src/looker/index.ts';
 import { login, makeSdk, rawQuery, runJson, session, writeQuery } from './looker-helpers.ts';
 
 // Fault injection of the Looker emulator, in process and over the HTTP control routes, observed through the

@@ -2,33 +2,18 @@ import { sendJson } from '../http.ts';
 import type { GcsContext, StorageRequest } from './context.ts';
 import { bucketNotFound, GcsError, invalidRequest } from './errors.ts';
 import { parseMultipartUpload } from './multipart.ts';
-import { checkPreconditions, type Preconditions, preconditionsFrom } from './preconditions.ts';
+import { checkPreconditions, preconditionsFrom } from './preconditions.ts';
 import { hashBytes, objectResource } from './resources.ts';
+import type { PendingUpload, UploadMetadata } from './sessions.ts';
 import type { UploadType } from './stats.ts';
-import type { StoredObject } from './store.ts';
+import type { StoredObject } from './stored-object.ts';
+
+export type { PendingUpload, UploadMetadata };
 
 // Single-request uploads (uploadType=multipart and uploadType=media) and the commit step every upload ends with,
 // resumable ones included: bucket, preconditions and declared hashes are checked against the bytes received.
 
 /** The subset of the object metadata an upload may declare (JSON body of multipart / resumable-init). */
-export interface UploadMetadata {
-  name?: string;
-  contentType?: string;
-  contentEncoding?: string;
-  metadata?: Record<string, string>;
-  /** Declared hashes: GCS refuses the upload when the bytes do not match them. */
-  crc32c?: string;
-  md5Hash?: string;
-}
-
-export interface PendingUpload {
-  bucket: string;
-  name: string;
-  contentType: string;
-  metadata: UploadMetadata;
-  preconditions: Preconditions;
-}
-
 export function parseUploadMetadata(json: Buffer): UploadMetadata {
   if (json.length === 0) return {};
   let parsed: unknown;

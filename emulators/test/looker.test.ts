@@ -1,12 +1,6 @@
-import { type ILookmlModelExplore, Looker40SDKStream } from '@looker/sdk';
+import { Looker40SDKStream } from '@looker/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  describeSystemActivityModel,
-  type LookerEmulator,
-  startLookerEmulator,
-  type WriteQueryLike,
-} from '../../../src/emulators/looker/index.ts';
-import { BUILT_IN_EXPORTS } from '../../../src/exports/registry.ts';
+import { type LookerEmulator, startLookerEmulator, type WriteQueryLike } from '../src/looker/index.ts';
 import {
   epochOf,
   login,
@@ -27,6 +21,28 @@ const BIG = { id: 'big', clientId: 'big-client', clientSecret: 'big-secret' };
 const SIM = { id: 'sim', clientId: 'sim-client', clientSecret: 'sim-secret' };
 
 const MODEL = 'system__activity';
+const HISTORY_FIELDS = [
+  'history.id',
+  'history.created_time',
+  'history.completed_time',
+  'history.runtime',
+  'history.status',
+  'history.source',
+  'history.issuer_source',
+  'history.result_source',
+  'history.connection_name',
+  'history.dashboard_session',
+  'history.real_dash_id',
+  'history.look_id',
+  'history.query_id',
+  'history.user_id',
+  'history.workspace_id',
+  'history.is_single_query',
+  'history.message',
+  'query.model',
+  'query.view',
+  'user.email',
+];
 let emulator: LookerEmulator;
 
 beforeAll(async () => {
@@ -161,38 +177,6 @@ describe('authentication', () => {
 });
 
 describe('explore metadata', () => {
-  it('models every registry field with the registry Looker type (in process)', () => {
-    const model = describeSystemActivityModel();
-    for (const definition of BUILT_IN_EXPORTS) {
-      const explore = model.get(definition.explore);
-      expect(explore, definition.explore).toBeDefined();
-      for (const field of definition.fields) {
-        expect(explore?.get(field.field)?.type, `${definition.explore} ${field.field}`).toBe(
-          field.lookerType,
-        );
-      }
-      expect(explore?.get(definition.key)?.type).toBe('number');
-      if (definition.mode.kind === 'incremental') expect(explore?.has(definition.mode.cursor)).toBe(true);
-    }
-  });
-
-  it('serves every registry explore with the registry fields and types (through the SDK)', async () => {
-    const sdk = sdkFor(A);
-    for (const definition of BUILT_IN_EXPORTS) {
-      const explore: ILookmlModelExplore = await sdk.ok(
-        sdk.lookml_model_explore({ lookml_model_name: MODEL, explore_name: definition.explore }),
-      );
-      expect(explore.name).toBe(definition.explore);
-      const dimensions = new Map((explore.fields?.dimensions ?? []).map((d) => [d.name, d]));
-      for (const field of definition.fields) {
-        const dimension = dimensions.get(field.field);
-        expect(dimension?.type, `${definition.explore} ${field.field}`).toBe(field.lookerType);
-        expect(dimension?.category).toBe('dimension');
-      }
-      expect((explore.fields?.measures ?? []).some((m) => m.type === 'count')).toBe(true);
-    }
-  });
-
   it('describes dimensions like Looker: labels, views, primary keys, timeframes', async () => {
     const sdk = sdkFor(A);
     const explore = await sdk.ok(
@@ -250,40 +234,6 @@ describe('explore metadata', () => {
 });
 
 describe('run_inline_query (json)', () => {
-  it('returns, for every registry export, the rows runQuery gives, with Looker JSON value types', async () => {
-    const sdk = sdkFor(A);
-    for (const definition of BUILT_IN_EXPORTS) {
-      const body: WriteQueryLike = {
-        model: MODEL,
-        view: definition.explore,
-        fields: definition.fields.map((f) => f.field),
-        filters: { ...definition.filters, [definition.key]: 'NOT NULL' },
-        sorts: [definition.key],
-        limit: '200',
-        query_timezone: 'UTC',
-      };
-      const rows = await runJson(sdk, body);
-      expect(rows.length, definition.name).toBeGreaterThan(0);
-      expect(rows).toEqual(emulator.instance(A.id).runQuery(body));
-      for (const row of rows) {
-        expect(Object.keys(row)).toEqual(body.fields);
-        for (const field of definition.fields) {
-          const value = row[field.field];
-          if (value === null) continue;
-          const check = {
-            number: () => expect(typeof value).toBe('number'),
-            string: () => expect(typeof value).toBe('string'),
-            tier: () => expect(typeof value).toBe('string'),
-            yesno: () => expect(['Yes', 'No']).toContain(value),
-            date_time: () => expect(value).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/),
-            date_date: () => expect(value).toMatch(/^\d{4}-\d\d-\d\d$/),
-          }[field.lookerType];
-          check();
-        }
-      }
-    }
-  });
-
   it('formats values as Looker does: content_id a string, emails first.last@example.com', async () => {
     const sdk = sdkFor(A);
     const usage = await runJson(sdk, {
@@ -588,7 +538,7 @@ describe('streaming and other formats', () => {
     const body: WriteQueryLike = {
       model: MODEL,
       view: 'history',
-      fields: BUILT_IN_EXPORTS.find((e) => e.name === 'history')?.fields.map((f) => f.field) ?? [],
+      fields: HISTORY_FIELDS,
       filters: { 'history.created_time': `${utcText(start)} to ${utcText(end)}` },
       sorts: ['history.created_time', 'history.id'],
       limit: '150000',

@@ -2,8 +2,8 @@ import { createServer } from 'node:http';
 import { closeServer, listen } from '../http.ts';
 import type { GcsContext } from './context.ts';
 import { GcsFaults } from './faults.ts';
-import { ResumableSessions } from './resumable.ts';
 import { handleRequest } from './routes.ts';
+import { ResumableSessions } from './sessions.ts';
 import { GcsStats } from './stats.ts';
 import { MemoryObjectStore } from './store.ts';
 

@@ -8,8 +8,8 @@ import {
 } from '@google-cloud/bigquery';
 import { PassThroughClient } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BigQueryEmulator, startBigQueryEmulator } from '../../../src/emulators/bigquery/server.ts';
-import { MemoryObjectStore } from '../../../src/emulators/gcs/store.ts';
+import { type BigQueryEmulator, startBigQueryEmulator } from '../src/bigquery/server.ts';
+import { MemoryObjectStore } from '../src/gcs/store.ts';
 
 // The BigQuery emulator driven by the real @google-cloud/bigquery client, configured exactly as production points
 // it at an emulator (apiEndpoint + PassThroughClient; no BIGQUERY_EMULATOR_HOST, no mocks). Load sources live in an

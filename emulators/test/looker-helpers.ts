@@ -1,7 +1,7 @@
 import type { IWriteQuery, Looker40SDK } from '@looker/sdk';
 import { LookerNodeSDK, type NodeSession } from '@looker/sdk-node';
 import { ApiSettings, type IApiSection, type IApiSettings } from '@looker/sdk-rtl';
-import type { WriteQueryLike } from '../../../src/emulators/looker/index.ts';
+import type { WriteQueryLike } from '../src/looker/index.ts';
 
 // Shared by the Looker emulator tests: the real SDK wired exactly as production wires it (one settings object per
 // instance, credentials read lazily), plus raw HTTP helpers for what the SDK hides (status codes, headers).

@@ -1,16 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { sendEmpty, sendJson } from '../http.ts';
 import type { GcsContext, StorageRequest } from './context.ts';
 import { GcsError, invalidRequest } from './errors.ts';
 import { objectResource } from './resources.ts';
-import type { StoredObject } from './store.ts';
-import {
-  commitUpload,
-  googHashHeader,
-  type PendingUpload,
-  parseUploadMetadata,
-  pendingUpload,
-} from './uploads.ts';
+import type { ResumableSession } from './sessions.ts';
+import { commitUpload, googHashHeader, parseUploadMetadata, pendingUpload } from './uploads.ts';
 
 // Resumable uploads: POST ?uploadType=resumable opens a session and answers with its absolute URL in Location;
 // PUTs to that URL carry the bytes. The Storage client uses three Content-Range forms:
@@ -18,29 +11,6 @@ import {
 //   bytes S-E/* | S-E/T one chunk (createWriteStream({chunkSize})); T only on the last one
 //   bytes */*           status query after an error (also bytes */T: "that was everything")
 // Not final → 308 with Range: bytes=0-<last byte persisted> (no Range when nothing is); final → 200 + object.
-
-interface ResumableSession {
-  upload: PendingUpload;
-  /** Bytes persisted so far, in order. */
-  chunks: Buffer[];
-  length: number;
-  /** Set once the upload is committed; later PUTs to the session answer with it. */
-  result?: StoredObject;
-}
-
-export class ResumableSessions {
-  private readonly sessions = new Map<string, ResumableSession>();
-
-  open(upload: PendingUpload): string {
-    const id = randomUUID().replaceAll('-', '');
-    this.sessions.set(id, { upload, chunks: [], length: 0 });
-    return id;
-  }
-
-  get(id: string): ResumableSession | undefined {
-    return this.sessions.get(id);
-  }
-}
 
 export function handleResumableInit(context: GcsContext, request: StorageRequest) {
   const metadata = parseUploadMetadata(request.body.bytes);

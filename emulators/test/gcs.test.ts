@@ -12,7 +12,7 @@ import {
   Storage,
 } from '@google-cloud/storage';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type GcsEmulator, startGcsEmulator } from '../../../src/emulators/gcs/server.ts';
+import { type GcsEmulator, startGcsEmulator } from '../src/gcs/server.ts';
 
 // The GCS emulator driven by the real @google-cloud/storage 7.22 client, pointed at it the way production code
 // points it at an emulator: apiEndpoint + projectId, no STORAGE_EMULATOR_HOST, no mocks.

@@ -1,15 +1,16 @@
-// A window is the time range one extract covers. Incremental exports use closed UTC windows [start, end) at
-// whole seconds (Looker filters have second precision); `start: null` reads everything before `end` (an
+import { z } from 'zod';
+
+// The window: the time range one extract covers, the unit every layer speaks of (planning, extract, spool, GCS
+// object names, BigQuery job ids, Redis state, job ids). Incremental exports use closed UTC windows [start, end)
+// at whole seconds (Looker filters have second precision); `start: null` reads everything before `end` (an
 // initial load with horizon "all"); snapshots have no range at all.
 
-export type ExtractWindow =
-  | { kind: 'range'; startMs: number | null; endMs: number }
-  | { kind: 'snapshot'; atMs: number };
+export const windowSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('range'), startMs: z.int().nullable(), endMs: z.int() }),
+  z.strictObject({ kind: z.literal('snapshot'), atMs: z.int() }),
+]);
 
-/** Looker's datetime literal in UTC: `2024-01-02 03:04:05`. */
-export function lookerDateTime(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
-}
+export type ExtractWindow = z.infer<typeof windowSchema>;
 
 /** A stable id for job ids, object names and file names: no `:` (BullMQ refuses it in job ids). */
 export function windowId(window: ExtractWindow): string {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GcsFaults } from './faults.ts';
 import type { ReceivedBody, RequestTarget } from './request.ts';
-import type { ResumableSessions } from './resumable.ts';
+import type { ResumableSessions } from './sessions.ts';
 import type { GcsStats } from './stats.ts';
 import type { MemoryObjectStore } from './store.ts';
 

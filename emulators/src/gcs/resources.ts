@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CRC32C } from '@google-cloud/storage';
-import type { StoredObject } from './store.ts';
+import type { StoredObject } from './stored-object.ts';
 
 // JSON resources as the JSON API returns them. Numbers that are int64 in the API (size, generation,
 // metageneration) are strings; hashes are base64 and cover the STORED bytes (the gzipped bytes for gzip objects),

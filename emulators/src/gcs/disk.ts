@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StoredObject } from './store.ts';
+import type { StoredObject } from './stored-object.ts';
 
 // On-disk copy of the object store, so an emulator restarted on the same folder serves the same objects (a demo
 // that restarts the cluster, or a test of restart behaviour). Synchronous on purpose: the store's API is

@@ -4,7 +4,7 @@ import type { GcsContext, StorageRequest } from './context.ts';
 import { bucketNotFound, GcsError, invalidRequest, objectNotFound } from './errors.ts';
 import { checkPreconditions, preconditionsFrom } from './preconditions.ts';
 import { bucketResource, objectHashes, objectResource } from './resources.ts';
-import type { StoredObject } from './store.ts';
+import type { StoredObject } from './stored-object.ts';
 
 // Buckets, object metadata, listing, deletion and media download.
 

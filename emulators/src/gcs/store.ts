@@ -1,20 +1,10 @@
 import { ObjectStoreDirectory } from './disk.ts';
+import type { StoredObject } from './stored-object.ts';
+
+export type { StoredObject };
 
 // The object store behind the GCS emulator. The BigQuery emulator reads load-job sources through the same
 // interface, in process, exactly as BigQuery reads from Cloud Storage.
-
-export interface StoredObject {
-  bucket: string;
-  name: string;
-  /** The bytes as stored (for `contentEncoding: gzip` these are the gzipped bytes; hashes cover them). */
-  bytes: Buffer;
-  contentType: string;
-  contentEncoding?: string;
-  metadata?: Record<string, string>;
-  generation: string;
-  created: Date;
-  updated: Date;
-}
 
 export interface GcsObjectReader {
   getObject(bucket: string, name: string): StoredObject | undefined;

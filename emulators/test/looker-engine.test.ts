@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compileFilter, FilterSyntaxError } from '../../../src/emulators/looker/filters.ts';
-import { LookerInstance } from '../../../src/emulators/looker/instance.ts';
-import { UTC, Zone } from '../../../src/emulators/looker/time.ts';
+import { compileFilter, FilterSyntaxError } from '../src/looker/filters.ts';
+import { LookerInstance } from '../src/looker/instance.ts';
+import { UTC, Zone } from '../src/looker/time.ts';
 import { epochOf, utcText } from './looker-helpers.ts';
 
 // The emulator's query engine and filter grammar in process (no HTTP): the corners the SDK tests do not reach.

@@ -1,8 +1,8 @@
 import { BigQuery, type BigQueryTimestamp } from '@google-cloud/bigquery';
 import { PassThroughClient } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BigQueryEmulator, startBigQueryEmulator } from '../../../src/emulators/bigquery/server.ts';
-import { MemoryObjectStore } from '../../../src/emulators/gcs/store.ts';
+import { type BigQueryEmulator, startBigQueryEmulator } from '../src/bigquery/server.ts';
+import { MemoryObjectStore } from '../src/gcs/store.ts';
 
 // The GoogleSQL dialect the BigQuery emulator accepts (rewritten for DuckDB), nested types end to end, and scripts,
 // all through the real client.

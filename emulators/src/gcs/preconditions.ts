@@ -1,5 +1,5 @@
 import { GcsError, invalidRequest } from './errors.ts';
-import type { StoredObject } from './store.ts';
+import type { StoredObject } from './stored-object.ts';
 
 // Generation preconditions (query parameters on uploads, gets and deletes). ifGenerationMatch=0 means "only if
 // the object does not exist yet": the idiom an idempotent pipeline uses so that a retried upload can never
