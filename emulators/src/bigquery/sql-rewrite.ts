@@ -26,7 +26,9 @@ import { parseType, TYPED_LITERALS } from './sql-types.ts';
 // - `INSERT t` / `DELETE t` → `INSERT INTO t` / `DELETE FROM t`; qualified SET targets (`SET T.col = …`) →
 //   unqualified (DuckDB refuses them);
 // - type names in CAST/SAFE_CAST, column definitions and typed literals (see sql-types.ts); functions (see
-//   sql-functions.ts); `IN UNNEST(x)`; `SELECT * EXCEPT (…)` → `EXCLUDE`; `INTERVAL expr UNIT`;
+//   sql-functions.ts); `IN UNNEST(x)`; `UNNEST(x) AS v [WITH OFFSET AS o]` in FROM; array subscripts
+//   `[OFFSET(k)]` / `[ORDINAL(k)]` (and SAFE_) → DuckDB's 1-based `[k + 1]`; `SELECT * EXCEPT (…)` → `EXCLUDE`;
+//   `INTERVAL expr UNIT`;
 // - CREATE TABLE's PARTITION BY / CLUSTER BY / OPTIONS clauses are stripped and returned as table options;
 // - @name and ? parameters → typed literals.
 
@@ -109,6 +111,29 @@ const INTERVAL_UNITS = new Set([
   'YEAR',
 ]);
 const PARTITION_UNITS = new Set(['HOUR', 'DAY', 'MONTH', 'YEAR']);
+const SUBSCRIPTS: Record<string, number> = { OFFSET: 1, SAFE_OFFSET: 1, ORDINAL: 0, SAFE_ORDINAL: 0 };
+/** Words that end a FROM item, so they are never read as the alias of `UNNEST(…)`. */
+const CLAUSE_KEYWORDS = new Set([
+  'WITH',
+  'ON',
+  'USING',
+  'WHERE',
+  'GROUP',
+  'ORDER',
+  'HAVING',
+  'LIMIT',
+  'QUALIFY',
+  'WINDOW',
+  'JOIN',
+  'LEFT',
+  'RIGHT',
+  'INNER',
+  'FULL',
+  'CROSS',
+  'UNION',
+  'EXCEPT',
+  'INTERSECT',
+]);
 const SCRIPTING_KEYWORDS = new Set([
   'DECLARE',
   'SET',
@@ -456,6 +481,14 @@ class Rewriter implements ExpressionRewriter {
           index++;
           break;
         default:
+          if (
+            token.text === '[' &&
+            isWord(tokens[index + 1], ...Object.keys(SUBSCRIPTS)) &&
+            isPunct(tokens[index + 2], '(')
+          ) {
+            index = this.subscript(tokens, index, out);
+            break;
+          }
           if (token.text === '*' && isWord(tokens[index + 1], 'EXCEPT') && isPunct(tokens[index + 2], '(')) {
             out.add('* EXCLUDE', token.spaced);
             index += 2;
@@ -493,6 +526,7 @@ class Rewriter implements ExpressionRewriter {
       out.add(`IN (SELECT UNNEST(${this.expr(tokens.slice(index + 3, close))}))`, token.spaced);
       return close + 1;
     }
+    if (token.upper === 'UNNEST' && isPunct(next, '(')) return this.unnestFromItem(tokens, index, out);
     if (isPunct(next, '(')) {
       const close = matchingParen(tokens, index + 1);
       const rewritten = rewriteFunctionCall(token.upper, tokens.slice(index + 2, close), this);
@@ -503,6 +537,57 @@ class Rewriter implements ExpressionRewriter {
     }
     out.add(token.text, token.spaced);
     return index + 1;
+  }
+
+  /** `[OFFSET(k)]` (0-based) / `[ORDINAL(k)]` (1-based), SAFE_ or not → DuckDB's 1-based list subscript. */
+  private subscript(tokens: Token[], index: number, out: SqlBuilder): number {
+    const kind = tokens[index + 1]!.upper;
+    const close = matchingParen(tokens, index + 2);
+    if (!isPunct(tokens[close + 1], ']')) throw invalidQuery(`Syntax error: Expected "]" after ${kind}(…)`);
+    const position = this.expr(tokens.slice(index + 3, close));
+    out.add(SUBSCRIPTS[kind] ? `[(${position}) + 1]` : `[${position}]`, tokens[index]!.spaced);
+    return close + 2;
+  }
+
+  /**
+   * `UNNEST(x) [AS] v [WITH OFFSET [AS] o]` as a FROM item. DuckDB's table function would make `v` a table whose
+   * one column is named `unnest`, so the array is unnested in a subquery whose column is `v` (and `o`); the
+   * subquery's own name differs from `v` so that `v.field` reads a field of the element. Without an alias, struct
+   * elements become columns as in BigQuery. References to earlier FROM items work: DuckDB joins such subqueries
+   * laterally.
+   */
+  private unnestFromItem(tokens: Token[], index: number, out: SqlBuilder): number {
+    const close = matchingParen(tokens, index + 1);
+    const array = this.expr(tokens.slice(index + 2, close));
+    let next = close + 1;
+    const aliasAt = isWord(tokens[next], 'AS') ? next + 1 : next;
+    let alias: string | undefined;
+    const candidate = tokens[aliasAt];
+    if (isIdentifier(candidate) && !(candidate!.kind === 'word' && CLAUSE_KEYWORDS.has(candidate!.upper))) {
+      alias = candidate!.value;
+      next = aliasAt + 1;
+    }
+    let offsetColumn = '';
+    if (isWord(tokens[next], 'WITH') && isWord(tokens[next + 1], 'OFFSET')) {
+      next += 2;
+      let offsetName = 'offset';
+      const offsetAt = isWord(tokens[next], 'AS') ? next + 1 : next;
+      const offsetToken = tokens[offsetAt];
+      if (
+        isIdentifier(offsetToken) &&
+        !(offsetToken!.kind === 'word' && CLAUSE_KEYWORDS.has(offsetToken!.upper))
+      ) {
+        offsetName = offsetToken!.value;
+        next = offsetAt + 1;
+      }
+      offsetColumn = `, unnest(generate_series(0, len(${array}) - 1)) AS ${quoteIdentifier(offsetName)}`;
+    }
+    const sql =
+      alias === undefined
+        ? `(SELECT unnest(${array}, max_depth := 2)${offsetColumn})`
+        : `(SELECT unnest(${array}) AS ${quoteIdentifier(alias)}${offsetColumn}) AS ${quoteIdentifier(`_unnest_${alias}`)}`;
+    out.add(sql, tokens[index]!.spaced);
+    return next;
   }
 
   /**
@@ -526,9 +611,10 @@ class Rewriter implements ExpressionRewriter {
     } else {
       const fields = splitTopLevel(inner, isComma).map((field) => {
         const named = field.length > 2 && isWord(field.at(-2), 'AS') && isIdentifier(field.at(-1));
-        return named
-          ? { name: field.at(-1)!.value, sql: this.expr(field.slice(0, -2)) }
-          : { name: undefined, sql: this.expr(field) };
+        if (named) return { name: field.at(-1)!.value, sql: this.expr(field.slice(0, -2)) };
+        // BigQuery names a field after a bare column or path (`STRUCT(id, t.title)` has fields id and title).
+        const path = field.every((t, k) => (k % 2 === 0 ? isIdentifier(t) : isPunct(t, '.')));
+        return { name: path ? field.at(-1)!.value.split('.').at(-1) : undefined, sql: this.expr(field) };
       });
       value =
         type === undefined && fields.length > 0 && fields.every((f) => f.name !== undefined)
