@@ -3,11 +3,20 @@ import { z } from 'zod';
 // The window: the time range one extract covers, the unit every layer speaks of (planning, extract, spool, GCS
 // object names, BigQuery job ids, Redis state, job ids). Incremental exports use closed UTC windows [start, end)
 // at whole seconds (Looker filters have second precision); `start: null` reads everything before `end` (an
-// initial load with horizon "all"); snapshots have no range at all.
+// initial load with horizon "all"); snapshots have no range at all. A reopen window reads rows again by key:
+// rows that were still open (a running query, a job in progress) when their range was read, however old.
+
+/** At most this many keys in one reopen window: they travel in the job's payload and in one Looker filter. */
+export const MAX_REOPEN_KEYS = 1000;
 
 export const windowSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('range'), startMs: z.int().nullable(), endMs: z.int() }),
   z.strictObject({ kind: z.literal('snapshot'), atMs: z.int() }),
+  z.strictObject({
+    kind: z.literal('reopen'),
+    atMs: z.int(),
+    keys: z.array(z.int()).max(MAX_REOPEN_KEYS),
+  }),
 ]);
 
 export type ExtractWindow = z.infer<typeof windowSchema>;
@@ -15,6 +24,7 @@ export type ExtractWindow = z.infer<typeof windowSchema>;
 /** A stable id for job ids, object names and file names: no `:` (BullMQ refuses it in job ids). */
 export function windowId(window: ExtractWindow): string {
   if (window.kind === 'snapshot') return `snapshot-${compactInstant(window.atMs)}`;
+  if (window.kind === 'reopen') return `reopen-${compactInstant(window.atMs)}`;
   return `${window.startMs === null ? 'all' : compactInstant(window.startMs)}--${compactInstant(window.endMs)}`;
 }
 
@@ -26,10 +36,12 @@ function parseCompactInstant(text: string): number {
   return Date.parse(`${match[1]}T${match[2]}:${match[3]}:${match[4]}Z`);
 }
 
-/** The inverse of windowId. */
+/** The inverse of windowId. A reopen window's keys are not part of its id: the parsed window names it only. */
 export function parseWindowId(id: string): ExtractWindow {
   if (id.startsWith('snapshot-'))
     return { kind: 'snapshot', atMs: parseCompactInstant(id.slice('snapshot-'.length)) };
+  if (id.startsWith('reopen-'))
+    return { kind: 'reopen', atMs: parseCompactInstant(id.slice('reopen-'.length)), keys: [] };
   const [start, end] = id.split('--') as [string, string];
   return {
     kind: 'range',
@@ -48,6 +60,13 @@ export function compactInstant(ms: number): string {
 
 export function describeWindow(window: ExtractWindow): string {
   if (window.kind === 'snapshot') return `snapshot at ${new Date(window.atMs).toISOString()}`;
+  if (window.kind === 'reopen') return `${window.keys.length} open row(s) read again`;
   const start = window.startMs === null ? 'the beginning' : new Date(window.startMs).toISOString();
   return `[${start}, ${new Date(window.endMs).toISOString()})`;
+}
+
+/** The instant a window is filed under (GCS day folders, pending-set order): its start, or when it was planned. */
+export function windowInstantMs(window: ExtractWindow): number {
+  if (window.kind === 'range') return window.startMs ?? 0;
+  return window.atMs;
 }

@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import {
+  DEFAULT_LAG_MS,
+  defaultLookbackMs,
+  refreshClassOfExplore,
+  type SystemActivityEdition,
+} from '../exports/freshness.ts';
 import { BUILT_IN_EXPORTS, builtInExport, defaultBigQueryType } from '../exports/registry.ts';
 import type { ExportDefinition, MaskingRule } from '../exports/types.ts';
 import { parseDuration } from './duration.ts';
@@ -16,11 +22,14 @@ export interface LoadOptions {
   requireSecrets?: boolean;
 }
 
+/**
+ * Settings an export gets when config does not set them. `lookback` and `lag` are not here: they follow from the
+ * export's refresh cadence on the instance's System Activity edition (exports/freshness.ts).
+ */
 const BUILT_IN_DEFAULTS = {
   window: '1d',
-  lookback: '2h',
-  lag: '10m',
   horizon: '90d',
+  /** Looker's own limit for a query with none; never above the instance's row cap. */
   pageSize: 5000,
 } as const;
 
@@ -113,18 +122,37 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
   }
 }
 
-function settingsFrom(entry: Partial<RawExportEntry>, fallback: ExportSettings): ExportSettings {
+/** The settings config sets explicitly for an export (from `defaults`, then `exports.<name>`), and where. */
+type SettingsOverride = Partial<ExportSettings> & { pageSizeFrom?: string };
+
+function overrideFrom(entry: Partial<RawExportEntry>, at: string): SettingsOverride {
+  const override: SettingsOverride = {};
+  if (entry.window) override.windowMs = parseDuration(entry.window)!;
+  if (entry.lookback) override.lookbackMs = parseDuration(entry.lookback)!;
+  if (entry.lag) override.lagMs = parseDuration(entry.lag)!;
+  if (entry.horizon) override.horizon = entry.horizon === 'all' ? 'all' : parseDuration(entry.horizon)!;
+  if (entry.pageSize !== undefined) {
+    override.pageSize = entry.pageSize;
+    override.pageSizeFrom = `${at}.pageSize`;
+  }
+  if (entry.loadStrategy) override.loadStrategy = entry.loadStrategy;
+  return override;
+}
+
+/** An export's settings on one instance: what config sets, else what its refresh cadence and row cap imply. */
+function instanceSettings(
+  definition: ExportDefinition,
+  override: SettingsOverride,
+  instance: { systemActivity: SystemActivityEdition; rowCap: number },
+): ExportSettings {
   return {
-    windowMs: entry.window ? parseDuration(entry.window)! : fallback.windowMs,
-    lookbackMs: entry.lookback ? parseDuration(entry.lookback)! : fallback.lookbackMs,
-    lagMs: entry.lag ? parseDuration(entry.lag)! : fallback.lagMs,
-    horizon: entry.horizon
-      ? entry.horizon === 'all'
-        ? 'all'
-        : parseDuration(entry.horizon)!
-      : fallback.horizon,
-    pageSize: entry.pageSize ?? fallback.pageSize,
-    loadStrategy: entry.loadStrategy ?? fallback.loadStrategy,
+    windowMs: override.windowMs ?? parseDuration(BUILT_IN_DEFAULTS.window)!,
+    lookbackMs: override.lookbackMs ?? defaultLookbackMs(definition, instance.systemActivity),
+    lagMs: override.lagMs ?? DEFAULT_LAG_MS,
+    horizon:
+      override.horizon ?? BUILT_IN_HORIZON[definition.name] ?? parseDuration(BUILT_IN_DEFAULTS.horizon)!,
+    pageSize: override.pageSize ?? Math.min(BUILT_IN_DEFAULTS.pageSize, instance.rowCap),
+    loadStrategy: override.loadStrategy ?? 'merge',
   };
 }
 
@@ -207,6 +235,7 @@ function customExport(
     mode: entry.cursor ? { kind: 'incremental', cursor: entry.cursor } : { kind: 'snapshot' },
     masking: {},
     filters: entry.filters ?? {},
+    refresh: refreshClassOfExplore(entry.explore!),
   };
 }
 
@@ -219,22 +248,12 @@ function resolve(
   requireSecrets: boolean,
   env: NodeJS.ProcessEnv,
 ): PipelineConfig {
-  const globalDefaults = settingsFrom(raw.defaults, {
-    windowMs: parseDuration(BUILT_IN_DEFAULTS.window)!,
-    lookbackMs: parseDuration(BUILT_IN_DEFAULTS.lookback)!,
-    lagMs: parseDuration(BUILT_IN_DEFAULTS.lag)!,
-    horizon: parseDuration(BUILT_IN_DEFAULTS.horizon)!,
-    pageSize: BUILT_IN_DEFAULTS.pageSize,
-    loadStrategy: 'merge',
-  });
+  const globalOverride = overrideFrom(raw.defaults, 'defaults');
 
   // Every export available to instances: the built-ins, then the custom ones from `exports:`.
   const definitions = new Map<string, ExportDefinition>(BUILT_IN_EXPORTS.map((e) => [e.name, e]));
-  const settings = new Map<string, ExportSettings>();
-  for (const definition of BUILT_IN_EXPORTS) {
-    const horizon = raw.defaults.horizon === undefined ? BUILT_IN_HORIZON[definition.name] : undefined;
-    settings.set(definition.name, horizon ? { ...globalDefaults, horizon } : globalDefaults);
-  }
+  const overrides = new Map<string, SettingsOverride>();
+  for (const definition of BUILT_IN_EXPORTS) overrides.set(definition.name, globalOverride);
   for (const [name, entry] of Object.entries(raw.exports)) {
     const nameCheck = exportName.safeParse(name);
     if (!nameCheck.success) {
@@ -251,13 +270,13 @@ function resolve(
           message: `"${name}" is a built-in export: only ${[...BUILT_IN_SETTING_KEYS].join(', ')} can be set`,
         });
       }
-      settings.set(name, settingsFrom(entry, settings.get(name)!));
+      overrides.set(name, { ...globalOverride, ...overrideFrom(entry, `exports.${name}`) });
       continue;
     }
     const definition = customExport(name, entry, problems);
     if (definition) {
       definitions.set(name, definition);
-      settings.set(name, settingsFrom(entry, globalDefaults));
+      overrides.set(name, { ...globalOverride, ...overrideFrom(entry, `exports.${name}`) });
     }
   }
 
@@ -292,14 +311,14 @@ function resolve(
     }
   }
 
-  const resolveExport = (name: string): ResolvedExport => {
+  const resolveExport = (name: string, instance: RawConfig['instances'][number]): ResolvedExport => {
     const definition = definitions.get(name)!;
     const masking: ResolvedExport['masking'] = {};
     for (const field of definition.fields) {
       const rule: MaskingRule | undefined = configRules[field.field] ?? definition.masking[field.field];
       if (rule && rule !== 'keep') masking[field.field] = rule;
     }
-    return { definition, settings: settings.get(name)!, masking };
+    return { definition, settings: instanceSettings(definition, overrides.get(name)!, instance), masking };
   };
 
   const secretRef = (text: string): SecretRef => parseSecretReference(text)!;
@@ -333,9 +352,18 @@ function resolve(
           message: `"${name}" is listed twice`,
         });
       } else {
-        exports.push(resolveExport(name));
+        exports.push(resolveExport(name, instance));
       }
     });
+    // A page larger than the row cap would be capped silently by Looker: refuse it here, naming both.
+    const tooLarge = exports.filter((e) => e.settings.pageSize > instance.rowCap);
+    if (tooLarge.length > 0) {
+      const sources = [...new Set(tooLarge.map((e) => overrides.get(e.definition.name)?.pageSizeFrom))];
+      problems.push({
+        path: ['instances', index, 'rowCap'],
+        message: `${instance.rowCap} is below the page size ${tooLarge[0]!.settings.pageSize} (${sources.join(', ')}) of ${tooLarge.map((e) => e.definition.name).join(', ')}: Looker would cut every page at ${instance.rowCap} rows silently. Set the page size to at most the row cap.`,
+      });
+    }
     const clientId = secretRef(instance.clientId);
     const clientSecret = secretRef(instance.clientSecret);
     checkSecret(clientId, ['instances', index, 'clientId']);
@@ -349,6 +377,10 @@ function resolve(
       maxConcurrentQueries: instance.maxConcurrentQueries,
       queryTimeoutMs: parseDuration(instance.queryTimeout)!,
       cron: instance.schedule?.cron,
+      systemActivity: instance.systemActivity,
+      rowCap: instance.rowCap,
+      timezone: instance.timezone,
+      rowCountCheck: instance.rowCountCheck,
     };
   });
 
@@ -391,6 +423,12 @@ function resolve(
       heartbeatMs: parseDuration(raw.workers.heartbeat)!,
       deadNodeAfterMs: parseDuration(raw.workers.deadNodeAfter)!,
       backoffMs: parseDuration(raw.workers.backoff)!,
+      healthPort: raw.workers.healthPort,
+    },
+    notify: raw.notify && {
+      webhook: raw.notify.webhook,
+      staleAfterMs: parseDuration(raw.notify.staleAfter)!,
+      checkIntervalMs: parseDuration(raw.notify.checkInterval)!,
     },
     dashboard: raw.dashboard,
   };

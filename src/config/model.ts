@@ -1,3 +1,4 @@
+import type { SystemActivityEdition } from '../exports/freshness.ts';
 import type { ExportDefinition, LoadStrategy, MaskingRule } from '../exports/types.ts';
 import type { SecretRef } from './secrets.ts';
 
@@ -30,6 +31,12 @@ export interface InstanceConfig {
   queryTimeoutMs: number;
   /** A cron of its own, or undefined to follow the global schedule. */
   cron: string | undefined;
+  systemActivity: SystemActivityEdition;
+  /** The most rows one Looker query returns; every page size is at most this. */
+  rowCap: number;
+  /** IANA zone System Activity times are in (the instance's system time zone). */
+  timezone: string;
+  rowCountCheck: boolean;
 }
 
 export interface PipelineConfig {
@@ -51,7 +58,11 @@ export interface PipelineConfig {
     heartbeatMs: number;
     deadNodeAfterMs: number;
     backoffMs: number;
+    /** Port of the worker's /healthz server, when configured. */
+    healthPort: number | undefined;
   };
+  /** Operator notifications; undefined when none are configured. */
+  notify: { webhook: string; staleAfterMs: number; checkIntervalMs: number } | undefined;
   dashboard: { host: string; port: number };
 }
 

@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { SYSTEM_ACTIVITY_EDITIONS } from '../exports/freshness.ts';
 import { LOAD_STRATEGIES } from '../exports/types.ts';
 import { EXPORT_NAME_PATTERN, INSTANCE_ID_PATTERN } from '../names.ts';
 import { parseDuration } from './duration.ts';
@@ -122,6 +123,14 @@ const instance = z.strictObject({
   exports: z.array(z.string()).min(1).optional(),
   maxConcurrentQueries: z.int().min(1).max(50).default(2),
   queryTimeout: duration.default('10m'),
+  /** Elite System Activity refreshes most tables every 10 min; standard caches everything for 12 h. */
+  systemActivity: z.enum(SYSTEM_ACTIVITY_EDITIONS).default('elite'),
+  /** The most rows Looker returns for one query (its default 5000, or the admin's row cap): silent above. */
+  rowCap: z.int().min(10).max(1_000_000).default(5000),
+  /** The instance's system time zone: System Activity times are in it (UTC on Looker-hosted instances). */
+  timezone: timeZone.default('UTC'),
+  /** Count each window's rows with a measure query and refuse a window that came back short (a lower cap). */
+  rowCountCheck: z.boolean().default(true),
   schedule: z.strictObject({ cron }).optional(),
 });
 
@@ -175,6 +184,8 @@ export const configSchema = z.strictObject({
       deadNodeAfter: duration.default('60s'),
       /** Base delay of the retry backoff (exponential, with jitter; scaled per queue in the job catalog). */
       backoff: duration.default('5s'),
+      /** Optional: a small HTTP server answering /healthz for container health checks of worker processes. */
+      healthPort: z.int().min(1).max(65535).optional(),
     })
     .default({
       extractConcurrency: 4,
@@ -187,6 +198,16 @@ export const configSchema = z.strictObject({
       deadNodeAfter: '60s',
       backoff: '5s',
     }),
+  /** Where operators hear about trouble: a Slack-compatible incoming webhook (JSON `{ text, blocks }`). */
+  notify: z
+    .strictObject({
+      webhook: httpUrl,
+      /** An export whose last load is older than this is reported stale (once, until it loads again). */
+      staleAfter: duration.default('3h'),
+      /** How often the scheduler role looks for stale exports. */
+      checkInterval: duration.default('1m'),
+    })
+    .optional(),
   dashboard: z
     .strictObject({ host: z.string().default('0.0.0.0'), port: z.int().min(0).max(65535).default(3000) })
     .default({ host: '0.0.0.0', port: 3000 }),

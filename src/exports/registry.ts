@@ -2,8 +2,8 @@ import type { BigQueryType, ExportDefinition, ExportField, LookerFieldType, Mask
 
 // The registry of built-in System Activity exports. Data, not code: each entry names its explore, the fields we
 // select, their BigQuery columns and types, the natural key and how the export is windowed. Field names follow
-// the native `system__activity` model (see shared/reference/looker-api.md §1.3); where a field was uncertain we
-// selected fewer fields. `content_usage` is the original design's contract: its 13 fields, column names and
+// the native `system__activity` model; where a field was uncertain we selected fewer fields. `refresh` is how
+// often Looker refreshes the table (see freshness.ts). `content_usage` is the original design's contract: its 13 fields, column names and
 // types are unchanged.
 
 /** BigQuery type for a Looker type when the registry does not say otherwise. */
@@ -69,6 +69,7 @@ export const BUILT_IN_EXPORTS: readonly ExportDefinition[] = [
     mode: { kind: 'incremental', cursor: 'content_usage.last_accessed_time' },
     masking: {},
     filters: {},
+    refresh: 'daily',
   },
   {
     name: 'history',
@@ -101,6 +102,9 @@ export const BUILT_IN_EXPORTS: readonly ExportDefinition[] = [
     mode: { kind: 'incremental', cursor: 'history.created_time' },
     masking: PERSONAL_DATA,
     filters: {},
+    refresh: 'frequent',
+    openWhileNull: 'history.completed_time',
+    ownQueryUserField: 'history.user_id',
   },
   {
     name: 'user',
@@ -125,6 +129,7 @@ export const BUILT_IN_EXPORTS: readonly ExportDefinition[] = [
     mode: { kind: 'snapshot' },
     masking: PERSONAL_DATA,
     filters: {},
+    refresh: 'hourly',
   },
   {
     name: 'dashboard',
@@ -144,6 +149,7 @@ export const BUILT_IN_EXPORTS: readonly ExportDefinition[] = [
     mode: { kind: 'snapshot' },
     masking: {},
     filters: {},
+    refresh: 'daily',
   },
   {
     name: 'look',
@@ -165,6 +171,7 @@ export const BUILT_IN_EXPORTS: readonly ExportDefinition[] = [
     mode: { kind: 'snapshot' },
     masking: {},
     filters: {},
+    refresh: 'daily',
   },
   {
     name: 'event',
@@ -186,6 +193,7 @@ export const BUILT_IN_EXPORTS: readonly ExportDefinition[] = [
     mode: { kind: 'incremental', cursor: 'event.created_time' },
     masking: {},
     filters: {},
+    refresh: 'frequent',
   },
   {
     name: 'event_attribute',
@@ -203,6 +211,7 @@ export const BUILT_IN_EXPORTS: readonly ExportDefinition[] = [
     mode: { kind: 'incremental', cursor: 'event.created_time' },
     masking: {},
     filters: {},
+    refresh: 'frequent',
   },
   {
     name: 'scheduled_job',
@@ -224,6 +233,8 @@ export const BUILT_IN_EXPORTS: readonly ExportDefinition[] = [
     masking: {},
     // The explore's base is scheduled_plan: a plan that never ran joins to one row of null job fields.
     filters: { 'scheduled_job.id': 'NOT NULL' },
+    refresh: 'daily',
+    openWhileNull: 'scheduled_job.finalized_time',
   },
   {
     name: 'pdt_event_log',
@@ -244,6 +255,7 @@ export const BUILT_IN_EXPORTS: readonly ExportDefinition[] = [
     mode: { kind: 'incremental', cursor: 'pdt_event_log.created_time' },
     masking: {},
     filters: {},
+    refresh: 'frequent',
   },
   {
     name: 'field_usage',
@@ -262,6 +274,7 @@ export const BUILT_IN_EXPORTS: readonly ExportDefinition[] = [
     mode: { kind: 'snapshot' },
     masking: {},
     filters: {},
+    refresh: 'daily',
   },
 ];
 

@@ -23,6 +23,9 @@ export type ExportMode =
   /** The whole explore every run. */
   | { kind: 'snapshot' };
 
+/** How often Looker refreshes the export's table (see freshness.ts for the intervals per edition). */
+export type RefreshClass = 'frequent' | 'hourly' | 'daily';
+
 export interface ExportDefinition {
   name: string;
   description: string;
@@ -37,7 +40,21 @@ export interface ExportDefinition {
   masking: Record<string, MaskingRule>;
   /** Static filters added to every query of this export (Looker filter expressions). */
   filters: Record<string, string>;
+  refresh: RefreshClass;
+  /**
+   * A field that is null while the row may still change (a running query's completed_time, a job in progress'
+   * finalized_time). Such rows are read again, by key, until it is set, however old their cursor.
+   */
+  openWhileNull?: string;
+  /**
+   * The field holding the Looker user who ran the activity: rows of the pipeline's own API user are the
+   * pipeline's own queries, flagged in the column `_lsa_own_query` so reports can leave them out.
+   */
+  ownQueryUserField?: string;
 }
+
+/** BigQuery column flagging the pipeline's own extract queries in exports with `ownQueryUserField`. */
+export const OWN_QUERY_COLUMN = '_lsa_own_query';
 
 export const LOAD_STRATEGIES = ['merge', 'append'] as const;
 export type LoadStrategy = (typeof LOAD_STRATEGIES)[number];

@@ -28,7 +28,7 @@ export function objectName(
   manifest: Pick<SpoolManifest, 'instanceId' | 'exportName' | 'window'>,
 ) {
   const { window } = manifest;
-  const dayMs = window.kind === 'snapshot' ? window.atMs : window.endMs;
+  const dayMs = window.kind === 'range' ? window.endMs : window.atMs;
   const day = new Date(dayMs).toISOString().slice(0, 10).replace(/-/g, '/');
   const name = `${manifest.instanceId}/${manifest.exportName}/${day}/${windowId(window)}.jsonl.gz`;
   return prefix ? `${prefix}/${name}` : name;

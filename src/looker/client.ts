@@ -57,6 +57,28 @@ export class LookerClient {
     this.stream = new Looker40SDKStream(this.sdk.authSession);
   }
 
+  private apiUser: Promise<number> | undefined;
+
+  /**
+   * The id of the Looker user the API credentials act as (`GET /user`, once per session). The pipeline's own
+   * queries are History rows of this user: the extract flags them so reports can leave them out.
+   */
+  apiUserId(): Promise<number> {
+    this.apiUser ??= this.sdk.ok(this.sdk.me('id')).then(
+      (me) => {
+        if (typeof me.id !== 'string' && typeof me.id !== 'number') {
+          throw new Error(`Looker's GET /user answered without an id: ${JSON.stringify(me).slice(0, 200)}`);
+        }
+        return Number(me.id);
+      },
+      (error: unknown) => {
+        this.apiUser = undefined;
+        throw classifyTransportError(error, this.instance.queryTimeoutMs);
+      },
+    );
+    return this.apiUser;
+  }
+
   /**
    * Runs an inline query in `json` format and hands each chunk of the body to `onChunk` as it arrives.
    * A 401 (token revoked or expired early) logs in again once.

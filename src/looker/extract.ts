@@ -6,9 +6,9 @@ import type { SpoolManifest } from '../spool/manifest.ts';
 import { SpoolWriter } from '../spool/writer.ts';
 import { describeWindow, type ExtractWindow, windowId } from '../window.ts';
 import type { LookerClient } from './client.ts';
-import { lookerDateTime } from './datetime.ts';
+import { lookerDateTime, wallTimeToUtcMs, zoneOffsetMs } from './datetime.ts';
 import { JsonArrayRowReader, JsonRowsError, parseRow } from './json-rows.ts';
-import { type RowConverter, rowConverter } from './rows.ts';
+import { BadRowError, type RowConverter, rowConverter } from './rows.ts';
 
 // Extracts one window of one export from one instance into one NDJSON.gz spool file, streaming: rows go to
 // the spool as they arrive, so memory stays flat whatever the size of a page or a window.
@@ -17,7 +17,14 @@ import { type RowConverter, rowConverter } from './rows.ts';
 // limit is never taken as complete. Pages are sorted by cursor then key; when a page is full, the rows of its
 // last cursor second are dropped (they may continue on the next page) and the window continues from that
 // second: the window is split at the last complete second. A second that alone fills a page, an open-start
-// range and a snapshot are paged by key instead (`key > last`, sorted by key). Every row is written once.
+// range, a snapshot and a reopen window are paged by key instead (`key > last`, sorted by key). Every row is
+// written once. A page size is never above the instance's row cap (config refuses it); and since an admin may
+// have set a lower cap than configured, each window's rows are first counted with a measure query
+// (`rowCountCheck`): a window that then yields fewer rows than counted fails instead of loading short.
+//
+// Times: filters are written in the instance's system time zone, and each row's cursor is converted back to UTC
+// and must fall in the window: around a DST change the local filter is widened by the change and the rows that
+// belong to a neighbouring window are skipped, so every row lands in exactly one window.
 
 export interface ExtractProgress {
   rows: number;
@@ -39,7 +46,16 @@ export interface ExtractResult {
   /** null when the window had no rows: nothing to upload or load. */
   manifest: SpoolManifest | null;
   rows: number;
+  /** Rows put in quarantine (included in `rows`): the load moves them to `_lsa_quarantine`. */
+  quarantined: number;
   queries: number;
+  /** Rows still open (see `openWhileNull`): they are read again, by key, by a later reopen window. */
+  openRows: OpenRow[];
+}
+
+export interface OpenRow {
+  key: number;
+  cursorMs: number;
 }
 
 export function spoolFilePath(
@@ -60,6 +76,8 @@ export async function extractWindow(request: ExtractRequest): Promise<ExtractRes
     instanceId: instance.id,
     extractedAt,
     hashKey: request.hashKey,
+    timezone: instance.timezone,
+    apiUserId: definition.ownQueryUserField ? await request.client.apiUserId() : undefined,
   });
   const file = spoolFilePath(request.spoolDir, instance.id, definition.name, window);
   const writer = await SpoolWriter.open(file);
@@ -72,12 +90,14 @@ export async function extractWindow(request: ExtractRequest): Promise<ExtractRes
   }
   if (writer.rowCount === 0) {
     await writer.abort();
-    return { manifest: null, rows: 0, queries: run.queries };
+    return { manifest: null, rows: 0, quarantined: 0, queries: run.queries, openRows: run.openRows };
   }
   const summary = await writer.finish();
   return {
     rows: summary.rows,
+    quarantined: run.quarantined,
     queries: run.queries,
+    openRows: run.openRows,
     manifest: {
       instanceId: instance.id,
       exportName: definition.name,
@@ -88,6 +108,7 @@ export async function extractWindow(request: ExtractRequest): Promise<ExtractRes
       sha256: summary.sha256,
       uncompressedBytes: summary.uncompressedBytes,
       columns: converter.columns,
+      quarantined: run.quarantined,
       extractedAt: extractedAt.toISOString(),
     },
   };
@@ -115,14 +136,23 @@ interface PageOutcome {
   lastKey: unknown;
 }
 
-const parseLookerDateTime = (text: string) => Date.parse(`${text.replace(' ', 'T')}Z`);
+/** Rows within one window: the cursor's UTC instant must fall in [startMs, endMs). */
+interface CursorBounds {
+  startMs: number;
+  endMs: number;
+}
 
 class ExtractRun {
   queries = 0;
+  quarantined = 0;
+  readonly openRows: OpenRow[] = [];
+  /** Rows Looker returned that were kept (written, quarantined, or skipped as another window's). */
+  private rowsSeen = 0;
   private readonly definition;
   private readonly key: string;
   private readonly cursor: string | undefined;
   private readonly pageSize: number;
+  private readonly zone: string;
 
   constructor(
     private readonly request: ExtractRequest,
@@ -133,60 +163,122 @@ class ExtractRun {
     this.key = this.definition.key;
     this.cursor = this.definition.mode.kind === 'incremental' ? this.definition.mode.cursor : undefined;
     this.pageSize = request.export.settings.pageSize;
+    this.zone = request.instance.timezone;
   }
 
   async extract(): Promise<void> {
     const { window } = this.request;
+    if (window.kind === 'reopen') {
+      if (window.keys.length === 0) return;
+      return this.counted({ [this.key]: window.keys.join(',') }, (f) => this.pageByKey(f, undefined));
+    }
     // A snapshot, and the initial load of everything (horizon "all"), read without a cursor filter, so rows
     // whose cursor is null come too, as in the original design's first run.
     if (window.kind === 'snapshot' || this.cursor === undefined || window.startMs === null) {
-      return this.pageByKey({});
+      return this.counted({}, (f) => this.pageByKey(f, undefined));
     }
-    return this.extractRange(window.startMs, window.endMs);
+    const bounds = { startMs: window.startMs, endMs: window.endMs };
+    return this.counted(this.rangeFilter(bounds.startMs, bounds.endMs), () => this.extractRange(bounds));
   }
 
+  /**
+   * Counts the rows of `filters` first (when the instance checks counts), then reads them: fewer rows read than
+   * counted means a page was capped below its limit, which a configured row cap above the real one causes.
+   * Counting first means rows that arrive in between only make the read larger, never a false alarm.
+   */
+  private async counted(
+    filters: Record<string, string>,
+    read: (filters: Record<string, string>) => Promise<void>,
+  ): Promise<void> {
+    const expected = this.request.instance.rowCountCheck ? await this.count(filters) : undefined;
+    await read(filters);
+    await this.reportProgress();
+    if (expected !== undefined && this.rowsSeen < expected) {
+      throw new Error(
+        `Looker counted ${expected} rows but returned ${this.rowsSeen} with pages of ${this.pageSize}: a page was cut short, which a row cap below the configured rowCap (${this.request.instance.rowCap}) does; set the instance's rowCap and the page size to Looker's real cap (lsa doctor measures it). Rows deleted in Looker meanwhile (event pruning) also cause this; the retry will tell.`,
+      );
+    }
+  }
+
+  private async count(filters: Record<string, string>): Promise<number> {
+    const measure = `${this.key.split('.')[0]}.count`;
+    let counted: number | undefined;
+    const reader = new JsonArrayRowReader();
+    this.queries++;
+    await this.request.client.streamQuery(this.queryBody([measure], filters, [], 1), async (chunk) => {
+      reader.push(chunk, (json) => {
+        const row = parseRow(json, reader.rows - 1);
+        if ('looker_error' in row) {
+          throw new NonRetryableError(
+            `Looker refused the row count (${measure}): ${String(row.looker_error)}; set rowCountCheck: false for this instance if the explore has no such measure`,
+          );
+        }
+        counted = Number(row[measure] ?? 0);
+      });
+    });
+    reader.finish();
+    return counted ?? 0;
+  }
+
+  /** The cursor filter for [startMs, endMs) in the system zone, widened by a DST change inside the range. */
   private rangeFilter(startMs: number, endMs: number): Record<string, string> {
-    return { [this.cursor!]: `${lookerDateTime(startMs)} to ${lookerDateTime(endMs)}` };
+    const widen = Math.abs(zoneOffsetMs(endMs, this.zone) - zoneOffsetMs(startMs, this.zone));
+    const from = lookerDateTime(startMs - widen, this.zone);
+    const to = lookerDateTime(endMs + widen, this.zone);
+    return { [this.cursor!]: `${from} to ${to}` };
   }
 
-  private async extractRange(startMs: number, endMs: number): Promise<void> {
+  private cursorMs(row: Record<string, unknown>): number {
+    const value = row[this.cursor!];
+    const ms = typeof value === 'string' ? wallTimeToUtcMs(value, this.zone) : Number.NaN;
+    if (Number.isNaN(ms)) {
+      throw new NonRetryableError(
+        `the cursor ${this.cursor} of a row in the window is ${JSON.stringify(value)}`,
+      );
+    }
+    return ms;
+  }
+
+  private async extractRange(bounds: CursorBounds): Promise<void> {
     const cursor = this.cursor!;
-    let from = startMs;
-    while (from < endMs) {
+    let from = bounds.startMs;
+    while (from < bounds.endMs) {
       // Rows of the newest second seen so far are held back: if the page turns out full, that second may be
       // incomplete and is read again by the next page.
       let heldSecond: string | undefined;
-      let held: string[] = [];
+      let held: Record<string, unknown>[] = [];
       let secondsSeen = 0;
       const page = await this.runPage(
-        { filters: this.rangeFilter(from, endMs), sorts: [cursor, this.key] },
-        (row, line) => {
+        { filters: this.rangeFilter(from, bounds.endMs), sorts: [cursor, this.key] },
+        (row) => {
           const second = row[cursor];
-          if (typeof second !== 'string') {
-            throw new NonRetryableError(
-              `the cursor ${cursor} of a row in the window is ${JSON.stringify(second)}`,
-            );
-          }
+          if (typeof second !== 'string') this.cursorMs(row);
           if (second !== heldSecond) {
             const release = held;
-            heldSecond = second;
-            held = [line];
+            heldSecond = second as string;
+            held = [row];
             secondsSeen++;
             return release;
           }
-          held.push(line);
+          held.push(row);
           return undefined;
         },
+        bounds,
       );
       if (page.rows < this.pageSize) {
-        await this.writeLines(held);
-        return this.reportProgress();
+        await this.writeRows(held, bounds);
+        return;
       }
-      const lastSecondMs = parseLookerDateTime(heldSecond!);
-      if (secondsSeen === 1) {
-        // One second fills a whole page: page through that second by key, then move past it.
-        await this.pageByKey(this.rangeFilter(lastSecondMs, lastSecondMs + 1000));
-        from = lastSecondMs + 1000;
+      const lastSecondMs = wallTimeToUtcMs(heldSecond!, this.zone);
+      if (secondsSeen === 1 || lastSecondMs <= from) {
+        // One second fills a whole page (or, in a repeated DST hour, the page's last second maps before its
+        // first): page through what is left by key, then the window is done.
+        const rest =
+          secondsSeen === 1
+            ? this.rangeFilter(lastSecondMs, lastSecondMs + 1000)
+            : this.rangeFilter(from, bounds.endMs);
+        await this.pageByKey(rest, bounds);
+        from = secondsSeen === 1 ? lastSecondMs + 1000 : bounds.endMs;
       } else {
         from = lastSecondMs;
       }
@@ -195,11 +287,11 @@ class ExtractRun {
   }
 
   /** Pages through `filters` by key: `key > last`, sorted by key, until a page comes back short. */
-  private async pageByKey(filters: Record<string, string>): Promise<void> {
+  private async pageByKey(filters: Record<string, string>, bounds: CursorBounds | undefined): Promise<void> {
     let last: number | undefined;
     for (;;) {
       const pageFilters = last === undefined ? filters : { ...filters, [this.key]: `>${last}` };
-      const page = await this.runPage({ filters: pageFilters, sorts: [this.key] }, (_row, line) => [line]);
+      const page = await this.runPage({ filters: pageFilters, sorts: [this.key] }, (row) => [row], bounds);
       await this.reportProgress();
       if (page.rows < this.pageSize) return;
       const lastKey = page.lastKey;
@@ -212,45 +304,80 @@ class ExtractRun {
     }
   }
 
+  private queryBody(
+    fields: string[],
+    filters: Record<string, string>,
+    sorts: string[],
+    limit: number,
+  ): IWriteQuery {
+    return {
+      model: this.definition.model,
+      view: this.definition.explore,
+      fields,
+      // A null key is never loadable (the dashboard explore's base view is layout components, for one): keys
+      // are number fields, on which Looker honours NOT NULL. A page filter on the key replaces it.
+      filters: { [this.key]: 'NOT NULL', ...this.definition.filters, ...filters },
+      sorts,
+      limit: String(limit),
+      // System Activity times stay in the system zone whatever this says; it is set for the other fields.
+      query_timezone: this.zone,
+    };
+  }
+
   /**
-   * Runs one query and streams its rows: `accept` sees each row with its NDJSON line and returns the lines to
-   * write now (or nothing to hold them back).
+   * Runs one query and streams its rows: `accept` sees each row and returns the rows to write now (or nothing
+   * to hold them back).
    */
   private async runPage(
     page: Page,
-    accept: (row: Record<string, unknown>, line: string) => string[] | undefined,
+    accept: (row: Record<string, unknown>) => Record<string, unknown>[] | undefined,
+    bounds: CursorBounds | undefined,
   ): Promise<PageOutcome> {
-    const body: IWriteQuery = {
-      model: this.definition.model,
-      view: this.definition.explore,
-      fields: this.converter.queryFields,
-      filters: { ...this.definition.filters, ...page.filters },
-      sorts: page.sorts,
-      limit: String(this.pageSize),
-      query_timezone: 'UTC',
-    };
+    const body = this.queryBody(this.converter.queryFields, page.filters, page.sorts, this.pageSize);
     const reader = new JsonArrayRowReader();
     let lastKey: unknown;
     this.queries++;
     await this.request.client.streamQuery(body, async (chunk) => {
-      const ready: string[] = [];
+      const ready: Record<string, unknown>[] = [];
       reader.push(chunk, (json) => {
         const row = parseRow(json, reader.rows - 1);
         if ('looker_error' in row) {
           throw new Error(`Looker reported a query error: ${String(row.looker_error)}`);
         }
         lastKey = row[this.key];
-        const release = accept(row, this.converter.toLine(row));
-        if (release) for (const line of release) ready.push(line);
+        const release = accept(row);
+        if (release) for (const r of release) ready.push(r);
       });
-      await this.writeLines(ready);
+      await this.writeRows(ready, bounds);
     });
     reader.finish();
     return { rows: reader.rows, lastKey };
   }
 
-  private async writeLines(lines: string[]): Promise<void> {
-    for (const line of lines) await this.writer.writeLine(line);
+  /** Writes rows whose cursor falls in the window: good rows as lines, bad ones to quarantine. */
+  private async writeRows(rows: Record<string, unknown>[], bounds: CursorBounds | undefined): Promise<void> {
+    const openField = this.definition.openWhileNull;
+    for (const row of rows) {
+      this.rowsSeen++;
+      let cursorMs: number | undefined;
+      if (bounds) {
+        cursorMs = this.cursorMs(row);
+        if (cursorMs < bounds.startMs || cursorMs >= bounds.endMs) continue;
+      }
+      let line: string;
+      try {
+        line = this.converter.toLine(row);
+      } catch (error) {
+        if (!(error instanceof BadRowError)) throw error;
+        this.quarantined++;
+        line = this.converter.quarantineLine(row, error.message);
+      }
+      if (openField && row[openField] === null && typeof row[this.key] === 'number') {
+        cursorMs ??= this.cursor && typeof row[this.cursor] === 'string' ? this.cursorMs(row) : 0;
+        this.openRows.push({ key: row[this.key] as number, cursorMs });
+      }
+      await this.writer.writeLine(line);
+    }
   }
 
   private async reportProgress(): Promise<void> {

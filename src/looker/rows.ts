@@ -1,12 +1,15 @@
 import type { ResolvedExport } from '../config/model.ts';
 import { NonRetryableError } from '../errors.ts';
-import type { BigQueryType, ExportField } from '../exports/types.ts';
-import { hashMask, redactMask, type StringMask } from './masking.ts';
+import { type BigQueryType, type ExportField, OWN_QUERY_COLUMN } from '../exports/types.ts';
+import { utcDateTimeText, wallTimeToUtcMs } from './datetime.ts';
+import { hashMask, REDACTED, redactMask, type StringMask } from './masking.ts';
 
 // Turns one Looker JSON row into one NDJSON line for BigQuery: registry column names, BigQuery types, masking
-// applied. A value that cannot be converted losslessly fails the whole window (BadRowError names the column and
-// the value); nothing is guessed. Fields Looker adds beyond the ones we asked for (LookML `required_fields`)
-// are ignored: we never promised them a column.
+// applied, times moved from the instance's system time zone to UTC. A value that cannot be converted losslessly
+// makes the row bad (BadRowError names the column and the value): nothing is guessed. A bad row does not fail
+// its window: it becomes a quarantine line (the raw row, masked, and the reason), which the load puts in the
+// `_lsa_quarantine` table instead of the export's, so one bad row never blocks an export. Fields Looker adds
+// beyond the ones we asked for (LookML `required_fields`) are ignored: we never promised them a column.
 
 export class BadRowError extends NonRetryableError {
   constructor(
@@ -18,7 +21,7 @@ export class BadRowError extends NonRetryableError {
   }
 }
 
-type Converter = (value: unknown, field: ExportField) => unknown;
+type Converter = (value: unknown, field: ExportField, zone: string) => unknown;
 
 const INTEGER_TEXT = /^-?\d{1,19}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$/;
@@ -37,6 +40,13 @@ function bad(field: ExportField, value: unknown, expected: string): never {
     field.column,
     `column ${field.column} (${field.field}): ${show(value)} is not ${expected}`,
   );
+}
+
+function dateTimeInUtc(value: unknown, field: ExportField, zone: string): unknown {
+  if (typeof value !== 'string' || !DATE_TIME.test(value)) {
+    return bad(field, value, 'a datetime like "2024-01-02 03:04:05"');
+  }
+  return zone === 'UTC' ? value : utcDateTimeText(wallTimeToUtcMs(value, zone));
 }
 
 const CONVERTERS: Record<BigQueryType, Converter> = {
@@ -71,15 +81,9 @@ const CONVERTERS: Record<BigQueryType, Converter> = {
     if (typeof value === 'number' || typeof value === 'boolean') return String(value);
     return bad(field, value, 'a string');
   },
-  TIMESTAMP(value, field) {
-    // Queries run with query_timezone UTC, so a zone-less Looker datetime is a UTC instant.
-    if (typeof value === 'string' && DATE_TIME.test(value)) return value;
-    return bad(field, value, 'a datetime like "2024-01-02 03:04:05"');
-  },
-  DATETIME(value, field) {
-    if (typeof value === 'string' && DATE_TIME.test(value)) return value;
-    return bad(field, value, 'a datetime like "2024-01-02 03:04:05"');
-  },
+  // System Activity datetimes are wall times in the instance's system zone; both column types hold them as UTC.
+  TIMESTAMP: dateTimeInUtc,
+  DATETIME: dateTimeInUtc,
   DATE(value, field) {
     if (typeof value === 'string' && DATE.test(value)) return value;
     return bad(field, value, 'a date like "2024-01-02"');
@@ -101,14 +105,27 @@ export interface RowConverter {
   queryFields: string[];
   /** BigQuery column names, in file order. */
   columns: string[];
-  /** One NDJSON line (without newline) for a Looker row. */
+  /** One NDJSON line (without newline) for a Looker row; throws BadRowError for a row BigQuery cannot take. */
   toLine(row: Record<string, unknown>): string;
+  /** The line that puts a bad row in quarantine: the row as Looker sent it, masked, and why it is bad. */
+  quarantineLine(row: Record<string, unknown>, reason: string): string;
 }
 
-export function rowConverter(
-  resolved: ResolvedExport,
-  context: { instanceId: string; extractedAt: Date; hashKey: () => string },
-): RowConverter {
+/** Columns of a quarantine line in the staging table (the load moves such lines to `_lsa_quarantine`). */
+export const QUARANTINE_REASON_COLUMN = '_lsa_quarantine_reason';
+export const QUARANTINE_RAW_COLUMN = '_lsa_raw';
+
+export interface RowContext {
+  instanceId: string;
+  extractedAt: Date;
+  hashKey: () => string;
+  /** The instance's system time zone (IANA). */
+  timezone: string;
+  /** The Looker user id the pipeline's queries run as, for exports that flag their own queries. */
+  apiUserId?: number | undefined;
+}
+
+export function rowConverter(resolved: ResolvedExport, context: RowContext): RowConverter {
   const { definition } = resolved;
   let hash: StringMask | undefined;
   const plans: ColumnPlan[] = definition.fields.map((field) => {
@@ -129,9 +146,29 @@ export function rowConverter(
   });
   const head = `{"looker_instance":${JSON.stringify(context.instanceId)}`;
   const tail = `,"_extracted_at":${JSON.stringify(context.extractedAt.toISOString())}}`;
+  const zone = context.timezone;
+  const ownQueryField = definition.ownQueryUserField;
+  const ownQuery = (row: Record<string, unknown>) =>
+    `,"${OWN_QUERY_COLUMN}":${context.apiUserId !== undefined && Number(row[ownQueryField!]) === context.apiUserId}`;
+  const queryFields = plans.filter((p) => !p.dropped).map((p) => p.field.field);
+  if (ownQueryField && !queryFields.includes(ownQueryField)) queryFields.push(ownQueryField);
   return {
-    queryFields: plans.filter((p) => !p.dropped).map((p) => p.field.field),
-    columns: ['looker_instance', ...plans.map((p) => p.field.column), '_extracted_at'],
+    queryFields,
+    columns: [
+      'looker_instance',
+      ...plans.map((p) => p.field.column),
+      ...(ownQueryField ? [OWN_QUERY_COLUMN] : []),
+      '_extracted_at',
+    ],
+    quarantineLine(row, reason) {
+      const raw: Record<string, unknown> = {};
+      for (const plan of plans) {
+        if (plan.dropped || !(plan.field.field in row)) continue;
+        const value = row[plan.field.field];
+        raw[plan.field.field] = plan.mask && value !== null ? maskAny(plan.mask, value) : value;
+      }
+      return `${head},"${QUARANTINE_REASON_COLUMN}":${JSON.stringify(reason)},"${QUARANTINE_RAW_COLUMN}":${JSON.stringify(JSON.stringify(raw))}${tail}`;
+    },
     toLine(row) {
       let line = head;
       for (const plan of plans) {
@@ -156,11 +193,17 @@ export function rowConverter(
           line += `${plan.prefix}null`;
           continue;
         }
-        let value = plan.convert(raw, plan.field);
+        let value = plan.convert(raw, plan.field, zone);
         if (plan.mask) value = plan.mask(value as string);
         line += plan.prefix + JSON.stringify(value);
       }
+      if (ownQueryField) line += ownQuery(row);
       return line + tail;
     },
   };
+}
+
+/** A masked field of a bad row: strings masked as usual, anything else (the reason it is bad) redacted. */
+function maskAny(mask: StringMask, value: unknown): unknown {
+  return typeof value === 'string' ? mask(value) : REDACTED;
 }

@@ -42,8 +42,3 @@ export function planWindows(resolved: ResolvedExport, watermarkMs: number | null
   }
   return { windows, endMs };
 }
-
-export function windowStartMs(window: ExtractWindow): number {
-  if (window.kind === 'snapshot') return window.atMs;
-  return window.startMs ?? 0;
-}

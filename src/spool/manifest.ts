@@ -12,6 +12,8 @@ export const spoolManifestSchema = z.strictObject({
   /** Absolute path of the NDJSON.gz file on the node that extracted it. */
   file: z.string().min(1),
   rows: z.int().min(1),
+  /** Of `rows`, those in quarantine: lines the load moves to `_lsa_quarantine` instead of the export's table. */
+  quarantined: z.int().min(0).default(0),
   /** Size of the gzipped file, and sha256 (hex) of its bytes. */
   bytes: z.int().min(1),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),

@@ -17,15 +17,33 @@ export interface PlannedWindow {
   startMs: number;
 }
 
-// KEYS: instance hash, pending set. ARGV: export, window id. Returns {moved (0/1), watermark ms or false}.
+// KEYS: instance hash, pending set, open-rows set, the window's staged open rows. ARGV: export, window id, the
+// open-rows bound. Returns {moved (0/1), watermark ms or false, open rows dropped over the bound}.
+// The staged open rows say what the window covered (a cursor range, or the keys of a reopen window) and which of
+// its rows were still open: the covered part of the open set is replaced by them, in the same step as the
+// commit, so a row is re-read until a committed window has seen it final.
 const COMMIT_WINDOW = `
-local hash, pending = KEYS[1], KEYS[2]
-local export, windowId = ARGV[1], ARGV[2]
+local hash, pending, open, staged = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local export, windowId, maxOpen = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local field = export .. '.watermark'
 if redis.call('ZSCORE', pending, windowId) == false then
-  return {0, redis.call('HGET', hash, field) or false}
+  return {0, redis.call('HGET', hash, field) or false, 0}
 end
 redis.call('ZREM', pending, windowId)
+local dropped = 0
+local stagedText = redis.call('GET', staged)
+if stagedText then
+  local s = cjson.decode(stagedText)
+  if s.from then redis.call('ZREMRANGEBYSCORE', open, s.from, '(' .. s['to']) end
+  if s.keys then for _, k in ipairs(s.keys) do redis.call('ZREM', open, k) end end
+  for _, row in ipairs(s.open) do redis.call('ZADD', open, row[2], row[1]) end
+  redis.call('DEL', staged)
+  local size = redis.call('ZCARD', open)
+  if size > maxOpen then
+    dropped = size - maxOpen
+    redis.call('ZREMRANGEBYRANK', open, 0, dropped - 1)
+  end
+end
 local first = redis.call('ZRANGE', pending, 0, 0, 'WITHSCORES')
 local candidate
 if first[1] then
@@ -41,15 +59,23 @@ if candidate and candidate > current then
   redis.call('HSET', hash, field, tostring(candidate))
   moved = 1
 end
-return {moved, redis.call('HGET', hash, field) or false}
+return {moved, redis.call('HGET', hash, field) or false, dropped}
 `;
+
+/** At most this many open rows per export are tracked; beyond it the oldest are no longer read again. */
+export const MAX_OPEN_ROWS = 50_000;
+
+/** What a window covered, and which of its rows were still open. */
+export type OpenRowsCoverage = ({ from: number; to: number } | { keys: number[] }) & {
+  open: { key: number; cursorMs: number }[];
+};
 
 export class ExportStateStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: StateKeys,
   ) {
-    this.redis.defineCommand('lsaCommitWindow', { numberOfKeys: 2, lua: COMMIT_WINDOW });
+    this.redis.defineCommand('lsaCommitWindow', { numberOfKeys: 4, lua: COMMIT_WINDOW });
   }
 
   /** Marks an export as known: initialLoad=true unless it has loaded before. */
@@ -116,27 +142,73 @@ export class ExportStateStore {
   }
 
   /**
+   * Records, at extract time, what a window covered and which of its rows were still open; the window's commit
+   * applies it. Kept 30 days: a window whose load waits for an operator longer than that is extracted again.
+   */
+  async stageOpenRows(
+    instanceId: string,
+    exportName: string,
+    windowId: string,
+    coverage: OpenRowsCoverage,
+  ): Promise<void> {
+    // Numbers as text: Lua would otherwise print large ones in exponent notation.
+    const value = JSON.stringify({
+      ...('from' in coverage ? { from: String(coverage.from), to: String(coverage.to) } : {}),
+      ...('keys' in coverage ? { keys: coverage.keys.map(String) } : {}),
+      open: coverage.open.map((r) => [String(r.key), String(r.cursorMs)]),
+    });
+    await this.redis.set(
+      this.keys.openRowsStaged(instanceId, exportName, windowId),
+      value,
+      'EX',
+      30 * 86_400,
+    );
+  }
+
+  /** The keys of the oldest open rows whose cursor is before `beforeMs` (all of them when null). */
+  async openRowKeys(instanceId: string, exportName: string, beforeMs: number | null, limit: number) {
+    const max = beforeMs === null ? '+inf' : `(${beforeMs}`;
+    const keys = await this.redis.zrangebyscore(
+      this.keys.openRows(instanceId, exportName),
+      '-inf',
+      max,
+      'LIMIT',
+      0,
+      limit,
+    );
+    return keys.map(Number);
+  }
+
+  async openRowCount(instanceId: string, exportName: string): Promise<number> {
+    return this.redis.zcard(this.keys.openRows(instanceId, exportName));
+  }
+
+  /**
    * Commits one window after its data is in BigQuery (or it had no rows). Returns whether the watermark moved,
-   * and the watermark now.
+   * the watermark now, and how many open rows fell off the tracked set's bound.
    */
   async commitWindow(
     instanceId: string,
     exportName: string,
     windowId: string,
-  ): Promise<{ moved: boolean; watermark: string | null }> {
-    const [moved, watermarkMs] = (await (
+  ): Promise<{ moved: boolean; watermark: string | null; openRowsDropped: number }> {
+    const [moved, watermarkMs, dropped] = (await (
       this.redis as unknown as {
-        lsaCommitWindow(a: string, b: string, c: string, d: string): Promise<[number, string | null]>;
+        lsaCommitWindow(...args: string[]): Promise<[number, string | null, number]>;
       }
     ).lsaCommitWindow(
       this.keys.instance(instanceId),
       this.keys.pending(instanceId, exportName),
+      this.keys.openRows(instanceId, exportName),
+      this.keys.openRowsStaged(instanceId, exportName, windowId),
       exportName,
       windowId,
-    )) ?? [0, null];
+      String(MAX_OPEN_ROWS),
+    )) ?? [0, null, 0];
     return {
       moved: moved === 1,
       watermark: watermarkMs ? new Date(Number(watermarkMs)).toISOString() : null,
+      openRowsDropped: dropped,
     };
   }
 
@@ -147,6 +219,7 @@ export class ExportStateStore {
       .hset(this.keys.instance(instanceId), `${exportName}.initialLoad`, 'true')
       .hdel(this.keys.instance(instanceId), `${exportName}.watermark`, `${exportName}.planEnd`)
       .del(this.keys.pending(instanceId, exportName))
+      .del(this.keys.openRows(instanceId, exportName))
       .exec();
   }
 }

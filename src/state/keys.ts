@@ -14,6 +14,16 @@ export class StateKeys {
     return `${this.prefix}:pending:${instanceId}:${exportName}`;
   }
 
+  /** Sorted set of rows still open (member key, score cursor ms): read again until they are final. */
+  openRows(instanceId: string, exportName: string): string {
+    return `${this.prefix}:open:${instanceId}:${exportName}`;
+  }
+
+  /** What one extracted window found open, applied to `openRows` when the window commits. */
+  openRowsStaged(instanceId: string, exportName: string, windowId: string): string {
+    return `${this.prefix}:open-staged:${instanceId}:${exportName}:${windowId}`;
+  }
+
   /** Short-lived lock held while one fan-out plans one export. */
   planLock(instanceId: string, exportName: string): string {
     return `${this.prefix}:plan-lock:${instanceId}:${exportName}`;
@@ -41,6 +51,16 @@ export class StateKeys {
   /** Counters for metrics: rows extracted/loaded per instance and export. */
   counters(): string {
     return `${this.prefix}:counters`;
+  }
+
+  /** Hash: pipeline-wide metrics (stage duration histograms, failures by kind, Looker queries). */
+  metrics(): string {
+    return `${this.prefix}:metrics`;
+  }
+
+  /** Hash: notifications already sent for a condition that still holds (so a periodic check does not repeat them). */
+  notified(): string {
+    return `${this.prefix}:notified`;
   }
 
   /** Hash: Looker 429 cool-downs per instance (epoch ms until which no query may start). */

@@ -41,14 +41,17 @@ describe('export state', () => {
     // the last window commits first: the watermark may only reach the start of the earliest pending one
     expect(await state.commitWindow('b', 'history', 'w3000')).toEqual({
       moved: true,
+      openRowsDropped: 0,
       watermark: new Date(1000).toISOString(),
     });
     expect(await state.commitWindow('b', 'history', 'w2000')).toEqual({
       moved: false,
+      openRowsDropped: 0,
       watermark: new Date(1000).toISOString(),
     });
     expect(await state.commitWindow('b', 'history', 'w1000')).toEqual({
       moved: true,
+      openRowsDropped: 0,
       watermark: new Date(4000).toISOString(),
     });
   });
@@ -59,16 +62,19 @@ describe('export state', () => {
     // a replay of the same window changes nothing
     expect(await state.commitWindow('c', 'history', 'w1000')).toEqual({
       moved: false,
+      openRowsDropped: 0,
       watermark: new Date(5000).toISOString(),
     });
     // a new plan with a look-back starts before the watermark: committing its first window does not move it back
     await state.plan('c', 'history', windows([4000, 6000]), 7000);
     expect(await state.commitWindow('c', 'history', 'w6000')).toEqual({
       moved: false,
+      openRowsDropped: 0,
       watermark: new Date(5000).toISOString(),
     });
     expect(await state.commitWindow('c', 'history', 'w4000')).toEqual({
       moved: true,
+      openRowsDropped: 0,
       watermark: new Date(7000).toISOString(),
     });
   });
@@ -99,5 +105,36 @@ describe('query leases', () => {
     await new Promise((r) => setTimeout(r, 150));
     expect(await leases.acquire('looker-1', 2)).not.toBeNull();
     expect(await leases.acquire('looker-1', 2)).toBeNull();
+  });
+
+  it('re-reads open rows until a committed window has seen them final, however old', async () => {
+    // window [1000, 5000) found keys 7 and 9 still open (a running query, a job in progress)
+    await state.plan('o', 'history', windows([1000]), 5000);
+    await state.stageOpenRows('o', 'history', 'w1000', {
+      from: 1000,
+      to: 5000,
+      open: [
+        { key: 7, cursorMs: 1500 },
+        { key: 9, cursorMs: 4000 },
+      ],
+    });
+    // nothing applies before the window commits: the load may still fail
+    expect(await state.openRowKeys('o', 'history', null, 10)).toEqual([]);
+    await state.commitWindow('o', 'history', 'w1000');
+    expect(await state.openRowKeys('o', 'history', null, 10)).toEqual([7, 9]);
+    expect(await state.openRowKeys('o', 'history', 4000, 10)).toEqual([7]);
+    // a later reopen window read 7 and 9 again: 9 is final now, 7 still running
+    await state.plan('o', 'history', windows([9000]), 9000);
+    await state.stageOpenRows('o', 'history', 'w9000', { keys: [7, 9], open: [{ key: 7, cursorMs: 1500 }] });
+    await state.commitWindow('o', 'history', 'w9000');
+    expect(await state.openRowKeys('o', 'history', null, 10)).toEqual([7]);
+    // a range window that re-reads [1000, 2000) and sees 7 final removes it; a replayed commit changes nothing
+    await state.plan('o', 'history', windows([1000]), 9000);
+    await state.stageOpenRows('o', 'history', 'w1000', { from: 1000, to: 2000, open: [] });
+    await state.commitWindow('o', 'history', 'w1000');
+    expect(await state.openRowCount('o', 'history')).toBe(0);
+    await state.stageOpenRows('o', 'history', 'w1000', { from: 0, to: 1, open: [{ key: 3, cursorMs: 0 }] });
+    await state.commitWindow('o', 'history', 'w1000');
+    expect(await state.openRowCount('o', 'history')).toBe(0);
   });
 });

@@ -66,11 +66,48 @@ describe('config', () => {
     expect(Object.isFrozen(config.instances)).toBe(true);
   });
 
+  it("derives look-back and lag from each table's refresh cadence and edition, unless config sets them", () => {
+    const config = parseConfigText(
+      `${VALID}  - id: standard-one
+    baseUrl: https://std.looker.com
+    clientId: "\${LOOKER_A_ID}"
+    clientSecret: "\${LOOKER_A_SECRET}"
+    systemActivity: standard
+    rowCap: 1000
+    timezone: America/New_York
+exports:
+  event: { lookback: 3h }
+`,
+      'lsa.yaml',
+      { env: ENV },
+    );
+    const settings = (instance: number, name: string) =>
+      config.instances[instance]!.exports.find((e) => e.definition.name === name)!.settings;
+    const HOUR = 3_600_000;
+    // Elite: history every 10 min, user hourly, content_usage daily; each re-read one refresh plus an hour.
+    expect(settings(0, 'history')).toMatchObject({ lookbackMs: HOUR + 10 * 60_000, lagMs: 5 * 60_000 });
+    expect(settings(0, 'user').lookbackMs).toBe(2 * HOUR);
+    expect(settings(0, 'content_usage')).toMatchObject({ lookbackMs: 25 * HOUR, horizon: 'all' });
+    expect(settings(0, 'history').pageSize).toBe(5000);
+    // Standard: cached 12 h; an explicit look-back wins; the page size follows a lower row cap.
+    expect(settings(1, 'history').lookbackMs).toBe(13 * HOUR);
+    expect(settings(1, 'scheduled_job').lookbackMs).toBe(25 * HOUR);
+    expect(settings(1, 'event').lookbackMs).toBe(3 * HOUR);
+    expect(settings(1, 'history').pageSize).toBe(1000);
+    expect(config.instances[1]).toMatchObject({
+      systemActivity: 'standard',
+      rowCap: 1000,
+      timezone: 'America/New_York',
+    });
+    expect(config.instances[0]).toMatchObject({ systemActivity: 'elite', rowCap: 5000, timezone: 'UTC' });
+  });
+
   it('accepts a custom export and per-export overrides', () => {
     const config = parseConfigText(
       `${VALID}
     exports: [history, recent_queries]
     maxConcurrentQueries: 3
+    rowCap: 20000
 exports:
   history: { window: 6h, lookback: 1h, lag: 0s, pageSize: 20000 }
   recent_queries:
@@ -98,6 +135,21 @@ exports:
   });
 
   const BAD: [string, string, string][] = [
+    [
+      'a page size above the row cap',
+      `${VALID}    rowCap: 3000\ndefaults: { pageSize: 4000 }\n`,
+      'instances[0].rowCap: 3000 is below the page size 4000 (defaults.pageSize)',
+    ],
+    [
+      'an unknown System Activity edition',
+      `${VALID}    systemActivity: premium\n`,
+      'instances[0].systemActivity: "premium" is not one of "elite", "standard"',
+    ],
+    [
+      'a bad instance time zone',
+      `${VALID}    timezone: Mars/Olympus\n`,
+      'instances[0].timezone: "Mars/Olympus" is not an IANA time zone',
+    ],
     [
       'a base URL without a scheme',
       withLine('baseUrl', '    baseUrl: prod.looker.com'),

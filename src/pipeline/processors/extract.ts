@@ -83,9 +83,19 @@ export async function processExtract(
   }
 
   await context.runStatus.recordExtract(instance.id, data.exportName, result.rows);
+  if (resolved.definition.openWhileNull && data.window.kind !== 'snapshot') {
+    const coverage =
+      data.window.kind === 'reopen'
+        ? { keys: data.window.keys }
+        : { from: data.window.startMs ?? 0, to: data.window.endMs };
+    await context.exportState.stageOpenRows(instance.id, data.exportName, windowId(data.window), {
+      ...coverage,
+      open: result.openRows,
+    });
+  }
   // One log line per job: each costs Redis round trips, and progress already shows the running count.
   await job.log(
-    `extracted ${result.rows} rows of ${instance.id}/${data.exportName} ${describeWindow(data.window)} in ${result.queries} queries`,
+    `extracted ${result.rows} rows of ${instance.id}/${data.exportName} ${describeWindow(data.window)} in ${result.queries} queries${result.quarantined > 0 ? `; ${result.quarantined} in quarantine` : ''}${result.openRows.length > 0 ? `; ${result.openRows.length} still open` : ''}`,
   );
   if (!result.manifest) {
     // A window with no rows is a success: nothing to upload or load, and the watermark moves on.

@@ -1,9 +1,9 @@
 import type { Job } from 'bullmq';
 import type { InstanceConfig, ResolvedExport } from '../../config/model.ts';
-import { parseWindowId, windowId } from '../../window.ts';
+import { MAX_REOPEN_KEYS, parseWindowId, windowId, windowInstantMs } from '../../window.ts';
 import { catalog, type TickPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
-import { planWindows, windowStartMs } from '../planning.ts';
+import { planWindows } from '../planning.ts';
 
 // The scheduler's tick: one extract job per (instance, export, window). An export whose previous windows are
 // still in flight is skipped (its windows would overlap them); nothing is planned twice, and job ids are
@@ -100,7 +100,18 @@ async function planExport(
   }
   const watermarkMs = await context.exportState.watermarkMs(instance.id, exportName);
   const plan = planWindows(resolved, watermarkMs, nowMs);
-  if (plan.windows.length === 0) {
+  const planned = plan.windows.map((w) => ({ window: w, startMs: windowInstantMs(w) }));
+  if (resolved.definition.openWhileNull) {
+    // Rows still open from earlier windows (a running query, a job in progress) are read again by key, however
+    // old; those inside this plan's ranges are read with them anyway.
+    const first = plan.windows[0];
+    const before = first?.kind === 'range' ? first.startMs : null;
+    const keys = await context.exportState.openRowKeys(instance.id, exportName, before, MAX_REOPEN_KEYS);
+    // Filed at the plan's end: a reopen window must never hold the watermark back, nor push it forward.
+    const reopen = { kind: 'reopen' as const, atMs: Math.floor(nowMs / 1000) * 1000, keys };
+    if (keys.length > 0) planned.push({ window: reopen, startMs: plan.endMs });
+  }
+  if (planned.length === 0) {
     summary.skipped.push({
       instanceId: instance.id,
       exportName,
@@ -111,10 +122,10 @@ async function planExport(
   const planNumber = await context.exportState.plan(
     instance.id,
     exportName,
-    plan.windows.map((w) => ({ id: windowId(w), startMs: windowStartMs(w) })),
+    planned.map((p) => ({ id: windowId(p.window), startMs: p.startMs })),
     plan.endMs,
   );
-  const jobs = plan.windows.map((window) => {
+  const jobs = planned.map(({ window }) => {
     const payload = { instanceId: instance.id, exportName, plan: planNumber, window };
     return {
       name: 'extract',
