@@ -1,3 +1,4 @@
+import { NonRetryableError } from '../errors.ts';
 import type { SystemActivityEdition } from '../exports/freshness.ts';
 import type { ExportDefinition, LoadStrategy, MaskingRule } from '../exports/types.ts';
 import type { SecretRef } from './secrets.ts';
@@ -66,10 +67,13 @@ export interface PipelineConfig {
   dashboard: { host: string; port: number };
 }
 
+// A job naming an instance or export that config no longer has can never succeed: fail it once, clearly.
 export function findInstance(config: PipelineConfig, id: string): InstanceConfig {
   const instance = config.instances.find((i) => i.id === id);
   if (!instance) {
-    throw new Error(`unknown instance "${id}" (configured: ${config.instances.map((i) => i.id).join(', ')})`);
+    throw new NonRetryableError(
+      `unknown instance "${id}" (configured: ${config.instances.map((i) => i.id).join(', ')})`,
+    );
   }
   return instance;
 }
@@ -77,7 +81,7 @@ export function findInstance(config: PipelineConfig, id: string): InstanceConfig
 export function findExport(instance: InstanceConfig, name: string): ResolvedExport {
   const found = instance.exports.find((e) => e.definition.name === name);
   if (!found) {
-    throw new Error(
+    throw new NonRetryableError(
       `instance "${instance.id}" has no export "${name}" (it exports: ${instance.exports.map((e) => e.definition.name).join(', ')})`,
     );
   }

@@ -8,11 +8,13 @@ import { Redis } from 'ioredis';
 import { createBigQuery } from '../bigquery/client.ts';
 import type { PipelineConfig } from '../config/model.ts';
 import { createStorage } from '../gcs/client.ts';
-import type { Logger } from '../logging.ts';
+import { type Logger, warnThrottled } from '../logging.ts';
 import { LookerClients } from '../looker/client.ts';
+import { CoolDowns } from '../state/cool-downs.ts';
 import { ExportStateStore } from '../state/export-state.ts';
 import { StateKeys } from '../state/keys.ts';
 import { NodeRegistry } from '../state/node-registry.ts';
+import { PlanLocks } from '../state/plan-lock.ts';
 import { QueryLeases } from '../state/query-lease.ts';
 import { RunStatusStore } from '../state/run-status.ts';
 import { catalog } from './catalog.ts';
@@ -30,6 +32,8 @@ export interface PipelineContext {
   keys: StateKeys;
   exportState: ExportStateStore;
   leases: QueryLeases;
+  coolDowns: CoolDowns;
+  planLocks: PlanLocks;
   nodes: NodeRegistry;
   runStatus: RunStatusStore;
   queues: { scheduler: Queue; extract: Queue; load: Queue; upload(nodeId: string): Queue };
@@ -59,14 +63,10 @@ export function connectRedis(url: string, purpose: string, logger: Logger): Redi
   // BullMQ workers need maxRetriesPerRequest: null (wait for Redis forever rather than fail a job mid-flight).
   // The name (`lsa-main-<node>`, `lsa-worker-<node>`; BullMQ's duplicates keep it) shows in CLIENT LIST.
   const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: `lsa-${purpose}` });
-  let lastError = '';
-  redis.on('error', (error) => {
-    if (error.message !== lastError) logger.warn({ err: error.message }, 'redis connection error');
-    lastError = error.message;
-  });
-  redis.on('ready', () => {
-    lastError = '';
-  });
+  // Every connection of the process retries while Redis is down: one warning per 10 s for all of them.
+  redis.on('error', (error) =>
+    warnThrottled(logger, 'redis', { err: error.message }, 'redis connection error'),
+  );
   return redis;
 }
 
@@ -77,7 +77,8 @@ export function createContext(config: PipelineConfig, options: ContextOptions): 
   const keys = new StateKeys(config.redis.prefix);
   const prefix = config.redis.prefix;
   const queueOptions = { connection: redis, prefix };
-  const onError = (what: string) => (error: Error) => logger.warn({ err: error.message }, `${what} error`);
+  const onError = (what: string) => (error: Error) =>
+    warnThrottled(logger, 'redis', { err: error.message, from: what }, 'redis connection error');
   const makeQueue = (name: string) => {
     const queue = new Queue(name, queueOptions);
     queue.on('error', onError(`queue ${name}`));
@@ -99,6 +100,8 @@ export function createContext(config: PipelineConfig, options: ContextOptions): 
     keys,
     exportState: new ExportStateStore(redis, keys),
     leases: new QueryLeases(redis, keys, options.leaseTtlMs ?? 2 * config.workers.lockDurationMs),
+    coolDowns: new CoolDowns(redis, keys),
+    planLocks: new PlanLocks(redis, keys),
     nodes: new NodeRegistry(redis, keys),
     runStatus: new RunStatusStore(redis, keys),
     queues: {

@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoolDowns } from '../../src/state/cool-downs.ts';
 import { ExportStateStore } from '../../src/state/export-state.ts';
 import { StateKeys } from '../../src/state/keys.ts';
+import { PlanLocks } from '../../src/state/plan-lock.ts';
 import { QueryLeases } from '../../src/state/query-lease.ts';
 import { connectRedis, uniquePrefix } from '../helpers/redis.ts';
 
@@ -136,5 +138,36 @@ describe('query leases', () => {
     await state.stageOpenRows('o', 'history', 'w1000', { from: 0, to: 1, open: [{ key: 3, cursorMs: 0 }] });
     await state.commitWindow('o', 'history', 'w1000');
     expect(await state.openRowCount('o', 'history')).toBe(0);
+  });
+});
+
+describe('plan locks and cool-downs', () => {
+  it('lets one fan-out plan an export at a time, and only the holder release the lock', async () => {
+    const locks = new PlanLocks(redis, keys, 200);
+    const first = await locks.acquire('l', 'history');
+    expect(first).not.toBeNull();
+    expect(await locks.acquire('l', 'history')).toBeNull();
+    expect(await locks.acquire('l', 'user')).not.toBeNull();
+    // the first holder stalls past the lock's life; a second fan-out takes it; the first's late release
+    // must not free the second's lock
+    await redis.pexpire(keys.planLock('l', 'history'), 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const second = await locks.acquire('l', 'history');
+    expect(second).not.toBeNull();
+    await first!.release();
+    expect(await locks.acquire('l', 'history')).toBeNull();
+    await second!.release();
+    expect(await locks.acquire('l', 'history')).not.toBeNull();
+  });
+
+  it('only ever extends an instance cool-down', async () => {
+    const coolDowns = new CoolDowns(redis, keys);
+    expect(await coolDowns.until('c')).toBe(0);
+    await coolDowns.coolDown('c', 5000);
+    await coolDowns.coolDown('c', 3000);
+    expect(await coolDowns.until('c')).toBe(5000);
+    await coolDowns.coolDown('c', 9000);
+    expect(await coolDowns.until('c')).toBe(9000);
+    expect(await coolDowns.until('other')).toBe(0);
   });
 });

@@ -30,7 +30,7 @@ export async function processExtract(
   if (data.flowAdded) return { rows: -1, queries: 0, loadJobId };
 
   // A Looker 429 cools the whole instance down: no query starts before its Retry-After, from any worker.
-  const coolDownUntil = Number((await context.redis.hget(context.keys.coolDowns(), instance.id)) ?? 0);
+  const coolDownUntil = await context.coolDowns.until(instance.id);
   if (coolDownUntil > Date.now() && token) {
     await job.moveToDelayed(coolDownUntil + Math.floor(Math.random() * 500), token);
     throw new DelayedError();
@@ -70,11 +70,7 @@ export async function processExtract(
     });
   } catch (error) {
     if (error instanceof RetryAfterError) {
-      await context.redis.hset(
-        context.keys.coolDowns(),
-        instance.id,
-        String(Date.now() + error.retryAfterMs),
-      );
+      await context.coolDowns.coolDown(instance.id, Date.now() + error.retryAfterMs);
     }
     throw error;
   } finally {

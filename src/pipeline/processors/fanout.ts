@@ -54,9 +54,8 @@ export async function fanout(
       if (data.exports && !data.exports.includes(exportName)) continue;
       await context.exportState.ensure(instance.id, exportName);
       // Two fan-outs (a tick and an `lsa run`, or two schedulers) must not plan the same export at once.
-      const lock = context.keys.planLock(instance.id, exportName);
-      const token = `${context.nodeId}-${Date.now()}`;
-      if ((await context.redis.set(lock, token, 'PX', 30_000, 'NX')) !== 'OK') {
+      const lock = await context.planLocks.acquire(instance.id, exportName);
+      if (!lock) {
         summary.skipped.push({
           instanceId: instance.id,
           exportName,
@@ -67,7 +66,7 @@ export async function fanout(
       try {
         await planExport(context, instance, resolved, nowMs, summary);
       } finally {
-        if ((await context.redis.get(lock)) === token) await context.redis.del(lock);
+        await lock.release();
       }
     }
   }
