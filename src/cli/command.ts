@@ -19,6 +19,10 @@ export interface Command {
   summary: string;
   usage: string;
   options: Record<string, OptionSpec>;
+  /** Command lines an operator can copy, each with what it does: `--help` always shows them. */
+  examples: { command: string; does: string }[];
+  /** Exit codes beyond the ones every command shares (0 success, 1 failure, 2 bad usage). */
+  exitCodes?: Record<number, string>;
   run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
 }
 
@@ -43,6 +47,13 @@ export class UsageError extends Error {
   }
 }
 
+/** What every command's exit code means unless the command says more precisely. */
+export const COMMON_EXIT_CODES: Record<number, string> = {
+  0: 'success',
+  1: 'failure (the message says what failed)',
+  2: 'bad usage: unknown option or missing argument',
+};
+
 export function helpText(command: Command): string {
   const lines = [`${command.summary}`, '', `Usage: lsa ${command.usage}`, '', 'Options:'];
   const entries = Object.entries({
@@ -57,6 +68,12 @@ export function helpText(command: Command): string {
   entries.forEach(([, spec], i) => {
     lines.push(`${left[i]!.padEnd(width)}${spec.description}`);
   });
+  lines.push('', 'Examples:');
+  for (const example of command.examples) lines.push(`  ${example.command}`, `      ${example.does}`);
+  lines.push('', 'Exit codes:');
+  for (const [code, meaning] of Object.entries({ ...COMMON_EXIT_CODES, ...command.exitCodes })) {
+    lines.push(`  ${code}  ${meaning}`);
+  }
   return lines.join('\n');
 }
 
@@ -107,6 +124,59 @@ export function configPath(values: Record<string, string | boolean | undefined>)
   return process.env.LSA_CONFIG ?? './lsa.yaml';
 }
 
-export function loadConfig(values: Record<string, string | boolean | undefined>): PipelineConfig {
-  return loadConfigFile(configPath(values));
+/**
+ * The config of the file the options name. Commands that only read state from Redis pass
+ * `requireSecrets: false`: an operator reading status needs no Looker credentials in their environment.
+ */
+export function loadConfig(
+  values: Record<string, string | boolean | undefined>,
+  options: { requireSecrets?: boolean } = {},
+): PipelineConfig {
+  return loadConfigFile(configPath(values), options);
+}
+
+/** The Redis URL without its password, for messages. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable Redis URL)';
+  }
+}
+
+/**
+ * Fails fast, with a message that says what to check, when Redis cannot be reached: the pipeline's own
+ * connections wait for Redis forever (right for workers, wrong for an operator's one-off command).
+ */
+export async function ensureRedisReachable(config: PipelineConfig, timeoutMs = 3_000): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const probe = new Redis(config.redis.url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  // The connection's own error says why (ECONNREFUSED, ENOTFOUND, NOAUTH); the rejected promise only says "closed".
+  let cause = '';
+  probe.on('error', (error) => {
+    cause ||= error.message;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([probe.connect().then(() => probe.ping()), deadline]);
+  } catch (error) {
+    throw new UsageError(
+      `Redis at ${redactedUrl(config.redis.url)} is unreachable (${cause || (error as Error).message}): check that it runs and that redis.url in ${config.source} points at it`,
+    );
+  } finally {
+    clearTimeout(timer);
+    // Disconnecting a connection that already ended keeps the process alive for seconds.
+    if (probe.status !== 'end') probe.disconnect();
+  }
 }

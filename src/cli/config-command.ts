@@ -15,6 +15,15 @@ export const configCommand: Command = {
       description: "do not require the secrets' environment variables to be set",
     },
   },
+  examples: [
+    { command: 'lsa config validate lsa.yaml', does: 'check a config and the environment its secrets need' },
+    { command: 'lsa config validate lsa.yaml --skip-env', does: 'check the file alone (CI)' },
+    { command: 'lsa config schema > lsa.schema.json', does: 'a JSON Schema for editors' },
+  ],
+  exitCodes: {
+    0: 'the config is valid (or the schema was printed)',
+    1: 'the config has problems: each is listed',
+  },
   async run(values, positionals) {
     const [action, file] = positionals;
     if (action === 'schema') {

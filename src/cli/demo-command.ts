@@ -64,6 +64,10 @@ export const demoCommand: Command = {
   name: 'demo',
   summary: COMMAND_SUMMARIES.demo,
   usage: 'demo [--once] [--redis-url url] [--dashboard-host host] [--dashboard-port port]',
+  examples: [
+    { command: 'lsa demo', does: 'emulators, every role and the dashboard on http://127.0.0.1:3000' },
+    { command: 'lsa demo --once', does: 'one run, a summary read back from BigQuery, then exit' },
+  ],
   options: {
     once: {
       type: 'boolean',

@@ -11,6 +11,12 @@ export const emulatorsCommand: Command = {
   name: 'emulators',
   summary: COMMAND_SUMMARIES.emulators,
   usage: 'emulators --config-out <file> [--redis-url url] [--host host]',
+  examples: [
+    {
+      command: 'lsa emulators --config-out lsa.yaml',
+      does: 'start the emulators, write lsa.yaml and lsa.yaml.env',
+    },
+  ],
   options: {
     'config-out': {
       type: 'string',

@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/errors.ts';
+import { packageVersion } from '../dashboard/build-info.ts';
 import { errorMessage } from '../errors.ts';
 import { type Command, runCommand, UsageError } from './command.ts';
 import { COMMAND_SUMMARIES, type CommandName } from './summaries.ts';
@@ -29,7 +30,8 @@ function overview(): string {
   return [
     'lsa — export Looker System Activity from many instances into BigQuery, through Cloud Storage, on BullMQ.',
     '',
-    'Usage: lsa <command> [options]   (lsa <command> --help for its options)',
+    'Usage: lsa <command> [options]   (lsa help <command> or lsa <command> --help for its options)',
+    '       lsa --version',
     '',
     'Commands:',
     ...names.map((n) => `  ${n.padEnd(width)}${COMMAND_SUMMARIES[n]}`),
@@ -37,7 +39,12 @@ function overview(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  // `lsa help <command>` is `lsa <command> --help`.
+  const [name, ...rest] = argv[0] === 'help' && argv[1] ? [argv[1], '--help'] : argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${overview()}\n`);
     return name ? 0 : 2;

@@ -2,7 +2,7 @@ import { findExport, findInstance } from '../config/model.ts';
 import { silentLogger } from '../logging.ts';
 import { createContext } from '../pipeline/context.ts';
 import { fanout } from '../pipeline/processors/fanout.ts';
-import { CONFIG_OPTIONS, type Command, loadConfig, UsageError } from './command.ts';
+import { CONFIG_OPTIONS, type Command, ensureRedisReachable, loadConfig, UsageError } from './command.ts';
 import { COMMAND_SUMMARIES } from './summaries.ts';
 
 export const runCommand: Command = {
@@ -14,11 +14,17 @@ export const runCommand: Command = {
     instance: { type: 'string', valueName: 'id', description: 'the Looker instance to run (required)' },
     export: { type: 'string', valueName: 'name', description: 'only this export' },
   },
+  examples: [
+    { command: 'lsa run --instance prod-eu', does: 'plan and enqueue every export of prod-eu now' },
+    { command: 'lsa run --instance prod-eu --export user', does: 'only the user snapshot' },
+  ],
+  exitCodes: { 1: 'unknown instance or export, bad config, or Redis unreachable' },
   async run(values) {
     if (typeof values.instance !== 'string') throw new UsageError('--instance is required');
     const config = loadConfig(values);
     const instance = findInstance(config, values.instance);
     if (typeof values.export === 'string') findExport(instance, values.export);
+    await ensureRedisReachable(config);
     const context = createContext(config, { logger: silentLogger() });
     try {
       const summary = await fanout(context, undefined, {

@@ -46,6 +46,30 @@ export function untilSignal(logger: Logger): Promise<string> {
   });
 }
 
+/** After a clean shutdown, how long stray timers of client libraries may keep the process before it exits. */
+const EXIT_AFTER_CLOSE_MS = 1_000;
+
+/** Closes the context's queues and connection, dropping them when Redis does not answer (it may be down). */
+async function closeContext(context: PipelineContext): Promise<void> {
+  if (context.redis.status !== 'ready') {
+    context.logger.warn('Redis is unreachable: connections dropped without waiting for it');
+    context.redis.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    context.close().then(() => true),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), 2_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!closed) {
+    context.logger.warn('Redis did not answer while closing: connections dropped');
+    context.redis.disconnect();
+  }
+}
+
 export function summarise(report: RunOnceReport): string {
   const groups = new Map<string, WindowOutcome[]>();
   for (const w of report.windows) {
@@ -105,6 +129,18 @@ export const startCommand: Command = {
       description: "this node's id (default: $LSA_NODE_ID or host + random)",
     },
   },
+  examples: [
+    { command: 'lsa start', does: 'scheduler, worker and dashboard in one process, until SIGTERM' },
+    { command: 'lsa start --role worker --node-id worker-1', does: 'one worker node with a stable id' },
+    {
+      command: 'lsa start --once --config lsa.yaml',
+      does: 'one full cycle now; exit 0 if every window loaded',
+    },
+  ],
+  exitCodes: {
+    0: 'stopped cleanly on SIGTERM/SIGINT (with --once: every window loaded)',
+    1: 'with --once: at least one window failed; otherwise a bad config or a startup failure',
+  },
   async run(values) {
     const config = loadConfig(values);
     const logger = createLogger();
@@ -125,9 +161,12 @@ export const startCommand: Command = {
     }
     const handles = await startRoles(context, parseRoles(String(values.role)));
     await untilSignal(logger);
-    for (const h of handles.reverse()) await h.close();
-    await context.close();
+    // Roles close side by side, so the process ends within one grace period, not one per role.
+    await Promise.all(handles.map((h) => h.close()));
+    await closeContext(context);
     logger.info('stopped');
+    // Everything of ours is closed; a client library's reconnect timer (Redis down) must not keep the process.
+    setTimeout(() => process.exit(0), EXIT_AFTER_CLOSE_MS).unref();
     return 0;
   },
 };

@@ -30,6 +30,28 @@ export interface DashboardOptions {
 
 const LOOPBACK = '127.0.0.1';
 
+/** The readiness probe answers within this, whatever Redis does (commands wait for Redis to come back). */
+const READY_TIMEOUT_MS = 1_500;
+
+/** Why Redis is not usable now, or null when a PING answers in time. */
+async function redisProblem(context: PipelineContext): Promise<string | null> {
+  // A connection that is not ready queues commands until it is: do not wait for that.
+  if (context.redis.status !== 'ready') return `connection ${context.redis.status}`;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      context.redis.ping().then(() => null),
+      new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(`no PING answer within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function startDashboard(
   context: PipelineContext,
   options: DashboardOptions = {},
@@ -84,15 +106,9 @@ export async function startDashboard(
     res.type('text/plain').send('ok');
   });
   app.get('/readyz', async (_req, res) => {
-    try {
-      await context.redis.ping();
-      res.type('text/plain').send('ready');
-    } catch (error) {
-      res
-        .status(503)
-        .type('text/plain')
-        .send(`redis unreachable: ${(error as Error).message}`);
-    }
+    const problem = await redisProblem(context);
+    if (problem) res.status(503).type('text/plain').send(`redis unreachable: ${problem}`);
+    else res.type('text/plain').send('ready');
   });
   if (credentials) app.use(basicAuth(credentials));
   app.use(sameOriginWrites);

@@ -1,6 +1,10 @@
+import { createServer, type Server } from 'node:http';
 import { type Job, Worker, type WorkerOptions } from 'bullmq';
+import { warnThrottled } from '../logging.ts';
+import { createNotifier, type Notifier } from '../notify/webhook.ts';
 import { catalog } from './catalog.ts';
 import { connectRedis, type PipelineContext } from './context.ts';
+import { isFinalFailure, observeJobs } from './job-telemetry.ts';
 import { recoverDeadNodes } from './node-recovery.ts';
 import { validatedProcessor } from './processor.ts';
 import { processExtract } from './processors/extract.ts';
@@ -8,6 +12,7 @@ import { fanout } from './processors/fanout.ts';
 import { processLoad } from './processors/load.ts';
 import { processUpload } from './processors/upload.ts';
 import { reconcileSchedulers } from './schedulers.ts';
+import { notifyStaleExports } from './stale-watch.ts';
 
 // The process roles. A worker consumes the shared extract and load queues plus its own node's upload queue; the
 // scheduler reconciles job schedulers, runs the fan-out and watches node heartbeats. Both stop gracefully:
@@ -39,7 +44,9 @@ function workerOptions(context: PipelineContext, concurrency: number): WorkerOpt
 }
 
 async function closeWorkers(context: PipelineContext, workers: Worker[]): Promise<void> {
-  const grace = context.config.workers.shutdownGraceMs;
+  // The whole close fits in the grace period: running jobs get it but the last moments, which hand them back.
+  const total = context.config.workers.shutdownGraceMs;
+  const grace = Math.max(total - FORCED_CLOSE_MS, Math.floor(total / 2));
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), grace);
@@ -53,34 +60,77 @@ async function closeWorkers(context: PipelineContext, workers: Worker[]): Promis
       'jobs still running at the end of the grace period: handing them back',
     );
     for (const worker of workers) worker.cancelAllJobs('shutdown');
-    await Promise.all(workers.map((w) => w.close(true)));
+    // With Redis unreachable even a forced close waits for it: bounded, so SIGTERM always ends the process.
+    await withinMs(Promise.all(workers.map((w) => w.close(true))), Math.min(FORCED_CLOSE_MS, total - grace));
   }
   await Promise.all(
     workers.map(async (w) => {
-      const connection = (w.opts.connection as unknown as { quit(): Promise<unknown> }) ?? null;
-      await connection?.quit().catch(() => undefined);
+      const connection = w.opts.connection as unknown as {
+        status: string;
+        quit(): Promise<unknown>;
+        disconnect(): void;
+      };
+      // QUIT would wait for a Redis that is not there.
+      if (connection.status !== 'ready') connection.disconnect();
+      else if (
+        (await withinMs(
+          connection.quit().catch(() => undefined),
+          1_000,
+        )) === 'timeout'
+      )
+        connection.disconnect();
     }),
   );
 }
 
-function track(context: PipelineContext, worker: Worker): Worker {
+/** How long a forced close may wait for Redis before connections are dropped. */
+const FORCED_CLOSE_MS = 2_000;
+
+async function withinMs<T>(work: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function track(context: PipelineContext, worker: Worker, notifier: Notifier): Worker {
+  // A worker's errors are its Redis connection's while Redis is down: one warning per 10 s per process.
   worker.on('error', (error) =>
-    context.logger.warn({ queue: worker.name, err: error.message }, 'worker error'),
+    warnThrottled(context.logger, 'redis', { queue: worker.name, err: error.message }, 'worker error'),
   );
   worker.on('failed', (job: Job | undefined, error: Error) => {
-    if (!job) return;
-    const final =
-      job.attemptsMade >= (job.opts.attempts ?? 1) ||
-      error.name === 'UnrecoverableError' ||
-      error.name === 'NonRetryableError';
-    if (final)
+    if (job && isFinalFailure(job, error))
       context.logger.error({ queue: worker.name, jobId: job.id, err: error.message }, 'job failed for good');
   });
+  observeJobs(context, worker, notifier);
   return worker;
+}
+
+/** A tiny /healthz server for container health checks of processes that have no dashboard. */
+async function startHealthServer(context: PipelineContext, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '0.0.0.0', () => resolve());
+  });
+  context.logger.info({ port }, 'worker health endpoint listening on /healthz');
+  return server;
 }
 
 export async function startWorkerRole(context: PipelineContext): Promise<RoleHandle> {
   const { config } = context;
+  const notifier = createNotifier(config, context.logger);
   await context.nodes.register(context.nodeId, context.spoolDir);
   const heartbeat = setInterval(() => {
     context.nodes.heartbeat(context.nodeId).catch(() => undefined);
@@ -107,18 +157,24 @@ export async function startWorkerRole(context: PipelineContext): Promise<RoleHan
       ),
       workerOptions(context, config.workers.loadConcurrency),
     ),
-  ].map((w) => track(context, w));
+  ].map((w) => track(context, w, notifier));
+  const health = config.workers.healthPort
+    ? await startHealthServer(context, config.workers.healthPort)
+    : undefined;
   context.logger.info({ node: context.nodeId, spool: context.spoolDir }, 'worker started');
   return {
     name: 'worker',
     async close() {
       clearInterval(heartbeat);
       await closeWorkers(context, workers);
+      health?.closeAllConnections();
+      await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
     },
   };
 }
 
 export async function startSchedulerRole(context: PipelineContext): Promise<RoleHandle> {
+  const notifier = createNotifier(context.config, context.logger);
   const reconciled = await reconcileSchedulers(context);
   context.logger.info(reconciled, 'job schedulers reconciled with config');
   const worker = track(
@@ -130,6 +186,7 @@ export async function startSchedulerRole(context: PipelineContext): Promise<Role
       ),
       workerOptions(context, 1),
     ),
+    notifier,
   );
   let reaping = false;
   const reaper = setInterval(
@@ -137,6 +194,9 @@ export async function startSchedulerRole(context: PipelineContext): Promise<Role
       if (reaping) return;
       reaping = true;
       recoverDeadNodes(context, context.config.workers.deadNodeAfterMs)
+        .then(async (nodes) => {
+          for (const nodeId of nodes) await notifier.send({ kind: 'node-dead', nodeId });
+        })
         .catch((error) => context.logger.warn({ err: String(error) }, 'dead-node check failed'))
         .finally(() => {
           reaping = false;
@@ -144,10 +204,24 @@ export async function startSchedulerRole(context: PipelineContext): Promise<Role
     },
     Math.max(1_000, Math.floor(context.config.workers.deadNodeAfterMs / 4)),
   );
+  // Stale exports are looked for only when someone is there to hear about it.
+  let watching = false;
+  const staleWatch = context.config.notify
+    ? setInterval(() => {
+        if (watching) return;
+        watching = true;
+        notifyStaleExports(context, notifier)
+          .catch((error) => context.logger.warn({ err: String(error) }, 'stale-export check failed'))
+          .finally(() => {
+            watching = false;
+          });
+      }, context.config.notify.checkIntervalMs)
+    : undefined;
   return {
     name: 'scheduler',
     async close() {
       clearInterval(reaper);
+      clearInterval(staleWatch);
       await closeWorkers(context, [worker]);
     },
   };

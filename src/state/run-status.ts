@@ -13,6 +13,16 @@ export interface ExportRunStatus {
   rowsLoaded: number;
 }
 
+/** Per instance: whether its last extract could not reach Looker at all (connection refused, DNS, reset). */
+export interface InstanceReachability {
+  unreachableSince: string | null;
+  unreachableError: string | null;
+}
+
+/** Fields of the per-instance runs hash that concern the instance, not one export (export names are [a-z0-9_]). */
+const UNREACHABLE_SINCE = '-instance.unreachableSince';
+const UNREACHABLE_ERROR = '-instance.unreachableError';
+
 export class RunStatusStore {
   constructor(
     private readonly redis: Redis,
@@ -27,7 +37,27 @@ export class RunStatusStore {
         [`${exportName}.lastRows`]: String(rows),
       })
       .hincrby(this.keys.counters(), `extracted|${instanceId}|${exportName}`, rows)
+      // Looker answered: the instance is reachable again.
+      .hdel(this.keys.runs(instanceId), UNREACHABLE_SINCE, UNREACHABLE_ERROR)
       .exec();
+  }
+
+  /** An extract could not connect to the instance; the first such failure's time is kept until one succeeds. */
+  async recordUnreachable(instanceId: string, message: string): Promise<void> {
+    await this.redis
+      .multi()
+      .hsetnx(this.keys.runs(instanceId), UNREACHABLE_SINCE, new Date().toISOString())
+      .hset(this.keys.runs(instanceId), UNREACHABLE_ERROR, message.slice(0, 500))
+      .exec();
+  }
+
+  async reachability(instanceId: string): Promise<InstanceReachability> {
+    const [since, error] = await this.redis.hmget(
+      this.keys.runs(instanceId),
+      UNREACHABLE_SINCE,
+      UNREACHABLE_ERROR,
+    );
+    return { unreachableSince: since ?? null, unreachableError: error ?? null };
   }
 
   async recordLoad(instanceId: string, exportName: string, rows: number): Promise<void> {

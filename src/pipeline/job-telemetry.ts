@@ -1,0 +1,90 @@
+import type { Job, Worker } from 'bullmq';
+import type { Notifier } from '../notify/webhook.ts';
+import { type Stage, StageMetrics } from '../state/stage-metrics.ts';
+import { windowId } from '../window.ts';
+import { catalog, UPLOAD_QUEUE_PREFIX } from './catalog.ts';
+import type { PipelineContext } from './context.ts';
+import { isConnectionError } from './health.ts';
+
+// What a worker's job events tell operators, recorded where every process can read it: stage durations and
+// failures by kind for /metrics, Looker queries per instance, an instance marked unreachable when an extract
+// could not connect at all, and a notification when a window fails for good. Recording never fails a job: an
+// error here is logged and dropped.
+
+function stageOf(queueName: string): Stage | null {
+  if (queueName === catalog.extract.queue) return 'extract';
+  if (queueName === catalog.load.queue) return 'load';
+  if (queueName.startsWith(UPLOAD_QUEUE_PREFIX)) return 'upload';
+  return null;
+}
+
+/** A failed attempt is final when no attempt follows: attempts used up, or an error retrying cannot fix. */
+export function isFinalFailure(job: Job, error: Error): boolean {
+  return (
+    job.attemptsMade >= (job.opts.attempts ?? 1) ||
+    error.name === 'UnrecoverableError' ||
+    error.name === 'NonRetryableError'
+  );
+}
+
+function windowRef(job: Job): { instanceId: string; exportName: string; window: string } | null {
+  const data = job.data as {
+    instanceId?: string;
+    exportName?: string;
+    window?: unknown;
+    manifest?: { instanceId: string; exportName: string; window: unknown };
+  };
+  const source = data.manifest ?? data;
+  if (!source.instanceId || !source.exportName || !source.window) return null;
+  try {
+    return {
+      instanceId: source.instanceId,
+      exportName: source.exportName,
+      window: windowId(source.window as Parameters<typeof windowId>[0]),
+    };
+  } catch {
+    return null;
+  }
+}
+
+export function observeJobs(context: PipelineContext, worker: Worker, notifier: Notifier): void {
+  const stage = stageOf(worker.name);
+  if (!stage) return;
+  const metrics = new StageMetrics(context.redis, context.keys);
+  const quietly = (what: string, work: Promise<unknown>) =>
+    work.catch((error) => context.logger.warn({ err: String(error) }, `could not record ${what}`));
+
+  worker.on('completed', (job: Job, result: unknown) => {
+    if (job.processedOn && job.finishedOn)
+      quietly('a stage duration', metrics.recordDuration(stage, job.finishedOn - job.processedOn));
+    if (stage === 'extract') {
+      const queries = (result as { queries?: number } | null)?.queries ?? 0;
+      const ref = windowRef(job);
+      if (ref) quietly('Looker queries', metrics.recordLookerQueries(ref.instanceId, queries));
+    }
+  });
+
+  worker.on('failed', (job: Job | undefined, error: Error) => {
+    if (!job) return;
+    const final = isFinalFailure(job, error);
+    quietly('a failure', metrics.recordFailure(stage, final ? 'final' : 'retry'));
+    const ref = windowRef(job);
+    if (!ref) return;
+    if (stage === 'extract' && isConnectionError(error)) {
+      quietly('an unreachable instance', context.runStatus.recordUnreachable(ref.instanceId, error.message));
+    }
+    if (final) {
+      void notifier.send({
+        kind: 'window-failed',
+        ...ref,
+        queue: worker.name,
+        jobId: job.id ?? '?',
+        error: error.message,
+      });
+    }
+  });
+
+  worker.on('stalled', () => {
+    quietly('a stall', metrics.recordFailure(stage, 'stalled'));
+  });
+}

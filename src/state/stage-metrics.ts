@@ -1,0 +1,77 @@
+import type { Redis } from 'ioredis';
+import type { StateKeys } from './keys.ts';
+
+// Pipeline-wide figures for /metrics, kept in Redis because jobs run in many processes and the dashboard is
+// another one: how long each stage's jobs take (a histogram), how attempts fail (by stage and kind) and how many
+// Looker queries each instance served. One hash, a handful of fields: nothing grows with windows or nodes.
+
+export const STAGES = ['extract', 'upload', 'load'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Kinds of failed attempts: `retry` (another attempt follows), `final` (failed for good), `stalled`. */
+export const FAILURE_KINDS = ['retry', 'final', 'stalled'] as const;
+export type FailureKind = (typeof FAILURE_KINDS)[number];
+
+/** Upper bounds (seconds) of the duration buckets: from a small snapshot to a 30-minute extract. */
+export const DURATION_BUCKETS = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800] as const;
+
+export interface StageHistogram {
+  /** Cumulative counts per upper bound, the last one being +Inf. */
+  buckets: { le: string; count: number }[];
+  sumSeconds: number;
+  count: number;
+}
+
+export interface StageMetricsSnapshot {
+  durations: Record<Stage, StageHistogram>;
+  failures: Record<Stage, Record<FailureKind, number>>;
+  lookerQueries: Record<string, number>;
+}
+
+export class StageMetrics {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: StateKeys,
+  ) {}
+
+  async recordDuration(stage: Stage, ms: number): Promise<void> {
+    const seconds = Math.max(0, ms) / 1000;
+    const bucket = DURATION_BUCKETS.find((le) => seconds <= le);
+    await this.redis
+      .multi()
+      .hincrby(this.keys.metrics(), `duration|${stage}|${bucket ?? '+Inf'}`, 1)
+      .hincrbyfloat(this.keys.metrics(), `duration|${stage}|sum`, seconds)
+      .exec();
+  }
+
+  async recordFailure(stage: Stage, kind: FailureKind): Promise<void> {
+    await this.redis.hincrby(this.keys.metrics(), `failure|${stage}|${kind}`, 1);
+  }
+
+  async recordLookerQueries(instanceId: string, queries: number): Promise<void> {
+    if (queries > 0) await this.redis.hincrby(this.keys.metrics(), `looker|${instanceId}`, queries);
+  }
+
+  async read(): Promise<StageMetricsSnapshot> {
+    const fields = await this.redis.hgetall(this.keys.metrics());
+    const number = (field: string) => Number(fields[field] ?? 0);
+    const durations = {} as StageMetricsSnapshot['durations'];
+    const failures = {} as StageMetricsSnapshot['failures'];
+    for (const stage of STAGES) {
+      let cumulative = 0;
+      const buckets = [...DURATION_BUCKETS.map(String), '+Inf'].map((le) => {
+        cumulative += number(`duration|${stage}|${le}`);
+        return { le, count: cumulative };
+      });
+      durations[stage] = { buckets, sumSeconds: number(`duration|${stage}|sum`), count: cumulative };
+      failures[stage] = Object.fromEntries(
+        FAILURE_KINDS.map((kind) => [kind, number(`failure|${stage}|${kind}`)]),
+      ) as Record<FailureKind, number>;
+    }
+    const lookerQueries: Record<string, number> = {};
+    for (const [field, value] of Object.entries(fields)) {
+      if (field.startsWith('looker|')) lookerQueries[field.slice('looker|'.length)] = Number(value);
+    }
+    return { durations, failures, lookerQueries };
+  }
+}
