@@ -1,14 +1,24 @@
-import { UPLOAD_QUEUE_PREFIX } from './catalog.ts';
+import { parseWindowId } from '../window.ts';
+import { catalog, UPLOAD_QUEUE_PREFIX } from './catalog.ts';
 import type { PipelineContext } from './context.ts';
 import type { ExtractOutcome } from './processors/extract.ts';
 import { type FanoutSummary, fanout } from './processors/fanout.ts';
 
 // `lsa start --once` and `lsa run`: plan windows now (the same fan-out a tick runs), then follow every window
 // through extract → upload → load until each has committed or failed for good.
+//
+// What "committed" means is read from the export state, not from jobs: a window has committed when it has left
+// its plan's pending set (the commit script removes it after the MERGE, nothing else does). Jobs only tell why a
+// window is not committed yet: failed for good (an operator must act) or still on its way. A job that is
+// missing for a moment (node recovery removes a dead node's load and re-adds its extract under the same id) is
+// therefore never mistaken for a failure. Exports the fan-out skipped because an earlier plan is still in
+// flight are followed too: `--once` succeeds only when every export is committed up to its plan.
 
 export interface WindowOutcome {
   instanceId: string;
   exportName: string;
+  plan: number;
+  windowId: string;
   extractJobId: string;
   state: 'committed' | 'failed' | 'pending';
   rows: number;
@@ -29,65 +39,105 @@ export interface RunOnceOptions {
   onProgress?: (windows: WindowOutcome[]) => void;
 }
 
-/** A job waiting for another attempt is delayed or waiting, so `failed` means failed for good. */
-function finallyFailed(state: string): boolean {
-  return state === 'failed';
+const IN_FLIGHT = /still in flight/;
+const NOTHING_NEW = 'nothing new since the watermark';
+
+/** Why a window is not committed: a job of its flow failed for good, or undefined while it is on its way. */
+async function failure(context: PipelineContext, outcome: WindowOutcome): Promise<string | undefined> {
+  const extract = await context.queues.extract.getJob(outcome.extractJobId);
+  if (!extract) return undefined;
+  const extractState = await extract.getState();
+  if (extractState === 'failed') return extract.failedReason;
+  if (extractState !== 'completed') return undefined;
+  const value = extract.returnvalue as ExtractOutcome | null;
+  if (!value?.loadJobId) return undefined;
+  const load = await context.queues.load.getJob(value.loadJobId);
+  if (!load) return undefined;
+  const loadState = await load.getState();
+  if (loadState === 'failed') return load.failedReason;
+  if (loadState !== 'waiting-children') return undefined;
+  // The upload may have failed for good: the load then waits (the child stays a dependency) for an operator.
+  const { unprocessed = [] } = await load.getDependencies({ unprocessed: { count: 10 } });
+  for (const childKey of unprocessed) {
+    const [queueName, jobId] = childKey.slice(context.config.redis.prefix.length + 1).split(/:(.*)/s) as [
+      string,
+      string,
+    ];
+    if (!queueName.startsWith(UPLOAD_QUEUE_PREFIX)) continue;
+    const upload = await context.queues.upload(queueName.slice(UPLOAD_QUEUE_PREFIX.length)).getJob(jobId);
+    if (upload && (await upload.getState()) === 'failed') {
+      return `upload ${jobId} failed (${upload.failedReason}); retry it in the dashboard`;
+    }
+  }
+  return undefined;
 }
 
-async function follow(context: PipelineContext, outcome: WindowOutcome): Promise<void> {
+/** Rows of a committed window: what its load reported, else what its extract read. */
+async function committedRows(context: PipelineContext, outcome: WindowOutcome): Promise<number> {
   const extract = await context.queues.extract.getJob(outcome.extractJobId);
-  // Missing for a moment while a dead node's window is re-added under the same id; the deadline bounds it.
-  if (!extract) return;
-  const extractState = await extract.getState();
-  if (extractState === 'failed' && finallyFailed(extractState)) {
-    outcome.state = 'failed';
-    outcome.error = extract.failedReason;
-    return;
+  const value = extract?.returnvalue as ExtractOutcome | null | undefined;
+  if (!value) return 0;
+  if (value.loadJobId) {
+    const loaded = (await context.queues.load.getJob(value.loadJobId))?.returnvalue as
+      | { rowsLoaded?: number }
+      | null
+      | undefined;
+    if (typeof loaded?.rowsLoaded === 'number') return loaded.rowsLoaded;
   }
-  if (extractState !== 'completed') return;
-  // The job object may have been read just before it completed: read it again for its return value.
-  const value = (extract.returnvalue ??
-    (await context.queues.extract.getJob(outcome.extractJobId))?.returnvalue) as ExtractOutcome | null;
-  if (!value) return;
-  if (!value.loadJobId) {
-    outcome.state = 'committed';
-    outcome.rows = 0;
-    return;
+  return Math.max(0, value.rows);
+}
+
+async function follow(context: PipelineContext, windows: WindowOutcome[]): Promise<void> {
+  const byExport = new Map<string, WindowOutcome[]>();
+  for (const w of windows) {
+    if (w.state !== 'pending') continue;
+    const key = `${w.instanceId}\u0000${w.exportName}`;
+    byExport.set(key, [...(byExport.get(key) ?? []), w]);
   }
-  const load = await context.queues.load.getJob(value.loadJobId);
-  if (!load) {
-    outcome.state = 'failed';
-    outcome.error = `load job ${value.loadJobId} disappeared`;
-    return;
-  }
-  const loadState = await load.getState();
-  if (loadState === 'completed') {
-    const loaded = (load.returnvalue ?? (await context.queues.load.getJob(value.loadJobId))?.returnvalue) as {
-      rowsLoaded: number;
-    } | null;
-    if (!loaded) return;
-    outcome.state = 'committed';
-    outcome.rows = loaded.rowsLoaded;
-  } else if (loadState === 'failed' && finallyFailed(loadState)) {
-    outcome.state = 'failed';
-    outcome.error = load.failedReason;
-  } else if (loadState === 'waiting-children') {
-    // The upload may have failed for good: then the load waits (the child stays a dependency) for an
-    // operator's retry.
-    const { unprocessed = [] } = await load.getDependencies({ unprocessed: { count: 10 } });
-    for (const childKey of unprocessed) {
-      const [queueName, jobId] = childKey.slice(context.config.redis.prefix.length + 1).split(/:(.*)/s) as [
-        string,
-        string,
-      ];
-      if (!queueName.startsWith(UPLOAD_QUEUE_PREFIX)) continue;
-      const upload = await context.queues.upload(queueName.slice(UPLOAD_QUEUE_PREFIX.length)).getJob(jobId);
-      if (upload && finallyFailed(await upload.getState())) {
+  for (const group of byExport.values()) {
+    const { instanceId, exportName } = group[0]!;
+    const [pending, plan] = await Promise.all([
+      context.exportState.pendingWindowIds(instanceId, exportName),
+      context.exportState.currentPlan(instanceId, exportName),
+    ]);
+    const stillPending = new Set(pending);
+    for (const outcome of group) {
+      if (plan !== outcome.plan) {
         outcome.state = 'failed';
-        outcome.error = `upload ${jobId} failed (${upload.failedReason}); retry it in the dashboard`;
+        outcome.error = `its plan ${outcome.plan} was replaced by plan ${plan} (reset, or its jobs were removed)`;
+      } else if (!stillPending.has(outcome.windowId)) {
+        outcome.state = 'committed';
+        outcome.rows = await committedRows(context, outcome);
+      } else {
+        const reason = await failure(context, outcome);
+        if (reason !== undefined) {
+          outcome.state = 'failed';
+          outcome.error = reason;
+        }
       }
     }
   }
+}
+
+/** The windows of an export's current plan that have not committed: what an in-flight export still owes. */
+async function inFlightWindows(
+  context: PipelineContext,
+  instanceId: string,
+  exportName: string,
+): Promise<WindowOutcome[]> {
+  const [ids, plan] = await Promise.all([
+    context.exportState.pendingWindowIds(instanceId, exportName),
+    context.exportState.currentPlan(instanceId, exportName),
+  ]);
+  return ids.map((windowId) => ({
+    instanceId,
+    exportName,
+    plan,
+    windowId,
+    extractJobId: catalog.extract.jobId({ instanceId, exportName, plan, window: parseWindowId(windowId) }),
+    state: 'pending' as const,
+    rows: 0,
+  }));
 }
 
 export async function runOnce(
@@ -100,21 +150,34 @@ export async function runOnce(
     reason: 'manual',
   });
   const windows: WindowOutcome[] = summary.planned.flatMap((p) =>
-    p.extractJobIds.map((extractJobId) => ({
+    p.planned.map((w) => ({
       instanceId: p.instanceId,
       exportName: p.exportName,
-      extractJobId,
+      plan: p.plan,
+      windowId: w.windowId,
+      extractJobId: w.extractJobId,
       state: 'pending' as const,
       rows: 0,
     })),
   );
+  const skipped: FanoutSummary['skipped'] = [];
+  for (const s of summary.skipped) {
+    if (IN_FLIGHT.test(s.reason))
+      windows.push(...(await inFlightWindows(context, s.instanceId, s.exportName)));
+    else skipped.push(s);
+  }
   const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
   const pollMs = options.pollMs ?? 250;
   while (windows.some((w) => w.state === 'pending')) {
     if (Date.now() > deadline) break;
-    for (const window of windows) if (window.state === 'pending') await follow(context, window);
+    await follow(context, windows);
     options.onProgress?.(windows);
     if (windows.some((w) => w.state === 'pending')) await new Promise((r) => setTimeout(r, pollMs));
   }
-  return { fanout: summary, windows, ok: windows.every((w) => w.state === 'committed') };
+  for (const w of windows) {
+    if (w.state === 'pending') w.error = 'not committed before the deadline: still running';
+  }
+  // Only "nothing new" is a clean skip; an export another fan-out was planning is not known to be loaded.
+  const ok = windows.every((w) => w.state === 'committed') && skipped.every((s) => s.reason === NOTHING_NEW);
+  return { fanout: { ...summary, skipped }, windows, ok };
 }

@@ -10,7 +10,15 @@ import { planWindows } from '../planning.ts';
 // deterministic, so two ticks racing add each window once.
 
 export interface FanoutSummary {
-  planned: { instanceId: string; exportName: string; windows: number; extractJobIds: string[] }[];
+  planned: {
+    instanceId: string;
+    exportName: string;
+    plan: number;
+    windows: number;
+    extractJobIds: string[];
+    /** Each planned window with its extract job, in plan order. */
+    planned: { windowId: string; extractJobId: string }[];
+  }[];
   skipped: { instanceId: string; exportName: string; reason: string }[];
 }
 
@@ -140,6 +148,8 @@ async function planExport(
     instanceId: instance.id,
     exportName,
     windows: jobs.length,
+    plan: planNumber,
     extractJobIds: jobs.map((j) => j.opts.jobId),
+    planned: jobs.map((j) => ({ windowId: windowId(j.data.window), extractJobId: j.opts.jobId })),
   });
 }

@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fanout } from '../../src/pipeline/processors/fanout.ts';
+import { startWorkerRole } from '../../src/pipeline/roles.ts';
+import { runOnce } from '../../src/pipeline/run-once.ts';
+import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
+
+// `--once` tells the truth: it succeeds only when every export is committed up to its plan, follows exports a
+// tick had already planned (in flight) instead of skipping them, and names each window that failed for good.
+
+let pipeline: TestPipeline;
+
+beforeAll(async () => {
+  pipeline = await startTestPipeline({
+    instances: [
+      {
+        id: 'once',
+        clientId: 'once-id',
+        clientSecret: 'once-secret-1',
+        seed: 5,
+        historyRows: 300,
+        historyDays: 6,
+      },
+    ],
+    exports: ['event', 'user'],
+    defaults: { window: '2d' },
+    startWorker: false,
+  });
+});
+
+afterAll(async () => {
+  await pipeline?.close();
+});
+
+describe('run once', () => {
+  it('follows windows a tick planned before it, and reports them committed only once their MERGE is in', async () => {
+    // A scheduler tick plans every window while no worker runs: they are in flight when --once starts.
+    const tick = await fanout(pipeline.context, undefined, {
+      instanceIds: null,
+      exports: null,
+      reason: 'schedule',
+    });
+    const ticked = tick.planned.flatMap((p) => p.planned.map((w) => w.windowId));
+    expect(ticked.length).toBeGreaterThan(1);
+    const worker = await startWorkerRole(pipeline.context);
+    try {
+      const report = await runOnce(pipeline.context, { pollMs: 50, timeoutMs: 60_000 });
+      expect(report.fanout.skipped).toEqual([]);
+      expect(report.windows.map((w) => w.windowId).sort()).toEqual(expect.arrayContaining(ticked.sort()));
+      expect(report.windows.every((w) => w.state === 'committed')).toBe(true);
+      expect(report.ok).toBe(true);
+      for (const resolved of pipeline.config.instances[0]!.exports) {
+        const loaded = await loadedKeys(pipeline.context, resolved, 'once');
+        expect(loaded, resolved.definition.name).toEqual(expectedKeys(pipeline.stack, 'once', resolved));
+      }
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('fails, naming the window and the reason, when a window fails for good', async () => {
+    // A 400 from Looker cannot get better by retrying: the extract fails at once, for good.
+    pipeline.stack.looker
+      .instance('once')
+      .faults.inject({ kind: 'status', status: 400, message: 'query refused for the test', times: 1000 });
+    const worker = await startWorkerRole(pipeline.context);
+    try {
+      const report = await runOnce(pipeline.context, { exports: ['event'], pollMs: 50, timeoutMs: 60_000 });
+      expect(report.ok).toBe(false);
+      const failed = report.windows.filter((w) => w.state === 'failed');
+      expect(failed.length).toBeGreaterThan(0);
+      expect(failed[0]!.error).toContain('query refused for the test');
+      expect(failed[0]!.exportName).toBe('event');
+    } finally {
+      pipeline.stack.looker.instance('once').faults.clear();
+      await worker.close();
+    }
+  });
+});
