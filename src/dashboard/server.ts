@@ -4,8 +4,11 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
 import type { PipelineContext } from '../pipeline/context.ts';
+import { checkHealth } from '../pipeline/health.ts';
 import { collectStatus } from '../pipeline/status.ts';
+import { StageMetrics } from '../state/stage-metrics.ts';
 import { basicAuth, credentialsFromEnv, type DashboardCredentials, sameOriginWrites } from './auth.ts';
+import { buildInfo } from './build-info.ts';
 import { renderMetrics } from './metrics.ts';
 import { renderStatusPage } from './status-page.ts';
 
@@ -114,7 +117,14 @@ export async function startDashboard(
   app.use(sameOriginWrites);
   app.get('/metrics', async (_req, res, next) => {
     try {
-      res.type('text/plain; version=0.0.4').send(renderMetrics(await collectStatus(context)));
+      const [status, health, stages] = await Promise.all([
+        collectStatus(context),
+        checkHealth(context),
+        new StageMetrics(context.redis, context.keys).read(),
+      ]);
+      res
+        .type('text/plain; version=0.0.4')
+        .send(renderMetrics({ status, health, stages, build: buildInfo() }));
     } catch (error) {
       next(error);
     }

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { metricNames } from '../../src/dashboard/metrics.ts';
 import { type DashboardHandle, startDashboard } from '../../src/dashboard/server.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
@@ -68,6 +71,9 @@ describe('dashboard access', () => {
     expect((await fetch(`${dashboard.url}/admin/queues`, { headers: authorized })).status).toBe(200);
     expect(await (await fetch(`${dashboard.url}/healthz`)).text()).toBe('ok');
     expect(await (await fetch(`${dashboard.url}/readyz`)).text()).toBe('ready');
+    // before anything loaded, every configured export is there with 0 (an age alert fires, it is not blind)
+    const metrics = await (await fetch(`${dashboard.url}/metrics`, { headers: authorized })).text();
+    expect(metrics).toContain('lsa_last_load_timestamp_seconds{instance="solo",export="user"} 0\n');
   });
 
   it('refuses a state-changing request from a foreign Origin', async () => {
@@ -143,8 +149,16 @@ describe('retrying a failed upload in Bull Board', () => {
     const metrics = await (await fetch(`${dashboard.url}/metrics`, { headers: authorized })).text();
     expect(metrics).toContain(`lsa_rows_loaded_total{instance="solo",export="user"} ${keys.length}`);
     expect(metrics).toContain('lsa_initial_load_done{instance="solo",export="user"} 1');
-    expect(metrics).toMatch(/lsa_seconds_since_last_load\{instance="solo",export="user"\} \d+/);
+    expect(metrics).toMatch(/lsa_last_load_timestamp_seconds\{instance="solo",export="user"\} 1\d{9}\n/);
     expect(metrics).toMatch(/lsa_jobs\{queue="load",state="completed"\} 1/);
+    // every node's upload queue is one "upload" queue to Prometheus
+    expect(metrics).toMatch(/lsa_jobs\{queue="upload",state="completed"\} 1/);
+    expect(metrics).not.toContain('queue="upload-');
+    expect(metrics).toMatch(/lsa_stage_duration_seconds_count\{stage="extract"\} [1-9]/);
+    expect(metrics).toMatch(/lsa_stage_duration_seconds_bucket\{stage="load",le="\+Inf"\} [1-9]/);
+    expect(metrics).toMatch(/lsa_job_failures_total\{stage="upload",kind="final"\} 1/);
+    expect(metrics).toMatch(/lsa_looker_queries_total\{instance="solo"\} [1-9]/);
+    expect(metrics).toContain('lsa_failed_windows{instance="solo",export="user"} 0');
   });
 
   it('keeps the scheduler queue read-only', async () => {
@@ -153,5 +167,42 @@ describe('retrying a failed upload in Bull Board', () => {
       headers: authorized,
     });
     expect(response.status).toBe(405);
+  });
+});
+
+describe('metrics, alerts and the Grafana dashboard', () => {
+  it('exposes every configured export from the first scrape, and the build', async () => {
+    const metrics = await (await fetch(`${dashboard.url}/metrics`, { headers: authorized })).text();
+    expect(metrics).toMatch(/lsa_last_load_timestamp_seconds\{instance="solo",export="user"\} \d+/);
+    expect(metrics).toMatch(/lsa_build_info\{version="\d+\.\d+\.\d+",node="\d+\.\d+\.\d+"\} 1/);
+  });
+
+  it('every metric the alert rules and the dashboard name exists in /metrics', async () => {
+    const exposed = metricNames(
+      await (await fetch(`${dashboard.url}/metrics`, { headers: authorized })).text(),
+    );
+    const rules = parse(readFileSync('deploy/prometheus/alerts.yml', 'utf8')) as {
+      groups: { rules: { alert: string; expr: string; annotations: { runbook: string } }[] }[];
+    };
+    const alerts = rules.groups.flatMap((g) => g.rules);
+    expect(alerts.map((r) => r.alert)).toEqual(
+      expect.arrayContaining(['LsaExportStale', 'LsaWindowsFailed', 'LsaDeadNode', 'LsaNoScheduler']),
+    );
+    const grafana = JSON.parse(readFileSync('deploy/grafana/dashboard.json', 'utf8')) as {
+      panels: { targets: { expr: string }[] }[];
+    };
+    const expressions = [
+      ...alerts.map((r) => r.expr),
+      ...grafana.panels.flatMap((p) => p.targets.map((t) => t.expr)),
+    ];
+    const named = new Set(expressions.flatMap((e) => e.match(/\blsa_[a-z_]+/g) ?? []));
+    expect(named.size).toBeGreaterThan(8);
+    expect([...named].filter((name) => !exposed.has(name))).toEqual([]);
+    // every runbook link points at a section of docs/operations.md
+    const operations = readFileSync('docs/operations.md', 'utf8');
+    for (const rule of alerts) {
+      const anchor = rule.annotations.runbook.split('#')[1]!;
+      expect(operations.toLowerCase(), rule.alert).toContain(`## ${anchor.replace(/-/g, ' ')}`);
+    }
   });
 });
