@@ -58,6 +58,17 @@ export interface EventAttributeRecord {
   value: string;
 }
 
+/** A query the API user ran through the emulator itself (run_inline_query), as History records it. */
+export interface ApiQueryRun {
+  /** Seconds; null while it runs. */
+  runtime: number | null;
+  status: 'complete' | 'error';
+  message: string | null;
+}
+
+/** History `source` of the queries the API credentials run (the pipeline's own queries). */
+export const API_SOURCE = 'api';
+
 export interface ScheduledJobRecord {
   index: number;
   id: number;
@@ -113,11 +124,15 @@ export class Activity {
   readonly jobs: Timeline;
   readonly pdtEvents: Timeline;
   private readonly sessions = new Map<number, string>();
+  /** History rows of the API user's own queries, by row index. */
+  private readonly apiRuns = new Map<number, ApiQueryRun>();
 
   constructor(
     private readonly seed: number,
     sizes: ActivitySizes,
     private readonly catalog: Catalog,
+    /** Elite/standard: runtimes as Looker sees them (a few long runners), new rows not special-cased. */
+    private readonly realistic = false,
   ) {
     const timeline = (stream: number, generated: number) =>
       new Timeline({
@@ -137,9 +152,15 @@ export class Activity {
   /** Who ran what, from where: all content_usage needs, without the rest of the row. */
   historyCore(index: number, draw = new Draw(this.seed, Stream.history, index)): HistoryCore {
     const createdSec = this.history.createdSec(index);
-    const source = draw.weighted(HISTORY_SOURCES);
     const catalog = this.catalog;
-    let userId = draw.skewedId(catalog.sizes.users);
+    if (index >= this.history.generated && this.apiRuns.has(index)) {
+      const userId = catalog.apiUserId;
+      const id = index + 1;
+      const noContent = { dashboardId: null, lookmlDashboardId: null, lookId: null, planId: null };
+      return { index, id, createdSec, source: API_SOURCE, userId, ...noContent };
+    }
+    const source = draw.weighted(HISTORY_SOURCES);
+    let userId = catalog.liveUserAt(draw, createdSec);
     let dashboardId: number | null = null;
     let lookmlDashboardId: string | null = null;
     let lookId: number | null = null;
@@ -203,11 +224,41 @@ export class Activity {
     let runtime = cached
       ? Math.round((0.01 + draw.next() * 0.4) * 1000) / 1000
       : Math.round(Math.min(600, Math.max(0.05, Math.exp(0.4 + 1.1 * gaussian(draw)))) * 1000) / 1000;
-    // Rows simulated "now" finish within seconds, so their completed_time is not far in the future.
-    if (index >= this.history.generated) runtime = Math.min(runtime, 2.5);
+    if (this.realistic) {
+      // About 0.5% of real queries run for more than an hour (a hash, not a draw: the other draws stay put).
+      const long = hash32(this.seed, Stream.history, index, 903) / 0x100000000;
+      if (!cached && long < 0.005) runtime = 3600 + Math.round((long / 0.005) * 5 * 3600); // 1 to 6 h
+    } else if (index >= this.history.generated) {
+      // Ideal: rows simulated "now" finish within seconds, so their completed_time is not far in the future.
+      runtime = Math.min(runtime, 2.5);
+    }
     let message: string | null = null;
     if (status === 'error') message = draw.pick(HISTORY_ERRORS);
     else if (status === 'killed') message = 'Query killed by user';
+    const apiRun = index >= this.history.generated ? this.apiRuns.get(index) : undefined;
+    if (apiRun) {
+      // The API user's own query: complete (or error) once it has returned; running until then.
+      return {
+        index,
+        id: core.id,
+        createdSec: core.createdSec,
+        source: core.source,
+        userId: core.userId,
+        dashboardId: null,
+        lookmlDashboardId: null,
+        lookId: null,
+        planId: null,
+        queryId,
+        status: apiRun.status,
+        runtime: apiRun.runtime ?? 0,
+        completedSec:
+          apiRun.runtime === null ? Number.POSITIVE_INFINITY : core.createdSec + Math.floor(apiRun.runtime),
+        resultSource: 'query',
+        message: apiRun.message,
+        workspaceId: 'production',
+        cache: false,
+      };
+    }
     // Fields listed one by one: object spread here cost ~20 µs per row in V8 (a 10x slowdown of streaming).
     return {
       index,
@@ -227,6 +278,27 @@ export class Activity {
       message,
       workspaceId: draw.chance(0.03) ? 'dev' : 'production',
       cache: draw.chance(0.9),
+    };
+  }
+
+  /**
+   * Records a query of the API user started at `createdSec`: a History row, running until `finish` is called
+   * with its runtime (seconds) and outcome.
+   */
+  startApiQuery(createdSec: number): { finish(runtimeSec: number, error: string | null): void } {
+    const run: ApiQueryRun = { runtime: null, status: 'complete', message: null };
+    const index = this.history.count;
+    this.apiRuns.set(index, run);
+    const appended = this.history.append(createdSec);
+    if (appended !== index) throw new Error(`History row ${index} was appended at ${appended}`);
+    return {
+      finish: (runtimeSec, error) => {
+        run.runtime = Math.round(Math.max(0, runtimeSec) * 1000) / 1000;
+        if (error !== null) {
+          run.status = 'error';
+          run.message = error;
+        }
+      },
     };
   }
 
@@ -257,7 +329,8 @@ export class Activity {
   event(index: number): EventRecord {
     const draw = new Draw(this.seed, Stream.events, index);
     const spec = draw.weighted(EVENT_TABLE);
-    const userId = draw.skewedId(this.catalog.sizes.users);
+    const createdSec = this.events.createdSec(index);
+    const userId = this.catalog.liveUserAt(draw, createdSec);
     const user = this.catalog.user(userId);
     const isApiCall =
       (spec.name === 'login' && (user?.hasApiCredentials ?? false) && draw.chance(0.6)) ||
@@ -265,7 +338,7 @@ export class Activity {
     return {
       index,
       id: index + 1,
-      createdSec: this.events.createdSec(index),
+      createdSec,
       spec,
       userId,
       sudoUserId: draw.chance(0.02) ? 1 : null,
@@ -344,7 +417,8 @@ export class Activity {
       id: index + 1,
       planId,
       createdSec,
-      finalizedSec: createdSec + (index >= this.jobs.generated ? 1 : draw.between(2, 300)),
+      // Ideal: jobs simulated "now" finish at once. Realistic: they take as long as any other.
+      finalizedSec: createdSec + (index >= this.jobs.generated && !this.realistic ? 1 : draw.between(2, 300)),
       status,
       statusDetail:
         status === 'failure'

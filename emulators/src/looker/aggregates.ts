@@ -1,16 +1,20 @@
-import type { Activity, EventRecord, HistoryCore, ScheduledJobRecord } from './activity.ts';
+import type { Activity, HistoryCore } from './activity.ts';
 import type { Catalog } from './catalog.ts';
-import { type ContentCounter, contentCounterOf, LOOKML_DASHBOARDS } from './names.ts';
+import { type ContentCounter, contentCounterOf, LOOKML_DASHBOARDS, PDT_VIEWS, TITLE_AREAS } from './names.ts';
 import { hash32, Stream } from './random.ts';
 
-// Tables Looker derives from activity: content_usage (per dashboard/Look counters and last access), the login
-// facts of user_facts, the plans that ever ran, and field_usage. Each is computed by one scan the first time it is
-// read and then kept in step with `simulateActivity`, so it always agrees with History and events.
+// Tables Looker derives from activity: content_usage (per content counters and last access), the login facts of
+// user_facts, and the plans that ever ran. Each is a snapshot "as of" an instant (its table's last refresh; +∞ when
+// live): the activity rows visible then are a prefix of each table, so a snapshot is built by one scan the first
+// time and then extended with the rows written since. A newer snapshot copies the arrays it extends, so a query
+// still streaming an older one keeps seeing it unchanged.
+
+export type ContentType = 'dashboard' | 'look' | 'pdt' | 'board';
 
 export interface ContentUsageRecord {
   index: number;
   id: number;
-  contentType: 'dashboard' | 'look';
+  contentType: ContentType;
   contentId: string;
   title: string;
   dashboardId: number | null;
@@ -21,7 +25,7 @@ export interface ContentUsageRecord {
 }
 
 interface ContentEntry {
-  contentType: 'dashboard' | 'look';
+  contentType: ContentType;
   contentId: string;
   title: string;
   dashboardId: number | null;
@@ -30,25 +34,41 @@ interface ContentEntry {
 
 const COUNTERS: readonly ContentCounter[] = ['api', 'embed', 'other', 'public', 'schedule', 'prefetch'];
 
+/** Counters of every content row after the first `historyRows` History rows (and `pdtRows` PDT events). */
+export interface UsageSnapshot {
+  historyRows: number;
+  pdtRows: number;
+  counts: Record<ContentCounter, Int32Array>;
+  lastAccessed: Float64Array;
+}
+
+/** Boards of an instance with realistic content_usage (boards are not otherwise modelled). */
+const BOARDS = 6;
+
 export class ContentUsageTable {
   private entries: ContentEntry[] | undefined;
   private byDashboard = new Map<number, number>();
   private byLook = new Map<number, number>();
   private byLookml = new Map<string, number>();
-  private counts: Record<ContentCounter, Int32Array> | undefined;
-  private lastAccessed: Float64Array | undefined;
+  private byPdt = new Map<string, number>();
+  private latest: UsageSnapshot | undefined;
 
   constructor(
     private readonly seed: number,
     private readonly catalog: Catalog,
     private readonly activity: Activity,
+    /** Elite/standard: PDTs and boards have rows too, as in Looker. */
+    private readonly realistic = false,
   ) {}
 
   get size(): number {
     return this.list().length;
   }
 
-  /** The content rows in id order: LookML dashboards (oldest), then dashboards and Looks by creation time. */
+  /**
+   * The content rows in id order: LookML dashboards (oldest), then dashboards and Looks by creation time; when
+   * realistic, then boards and PDTs (their content_id is the board id and the PDT's view name).
+   */
   private list(): ContentEntry[] {
     if (this.entries) return this.entries;
     const entries: ContentEntry[] = LOOKML_DASHBOARDS.map((d) => ({
@@ -84,28 +104,22 @@ export class ContentUsageTable {
         l++;
       }
     }
+    if (this.realistic) {
+      for (let b = 1; b <= BOARDS; b++) {
+        const title = `${TITLE_AREAS[b % TITLE_AREAS.length]} Board`;
+        entries.push({ contentType: 'board', contentId: String(b), title, dashboardId: null, lookId: null });
+      }
+      for (const view of PDT_VIEWS)
+        entries.push({ contentType: 'pdt', contentId: view, title: view, dashboardId: null, lookId: null });
+    }
     entries.forEach((entry, index) => {
-      if (entry.dashboardId !== null) this.byDashboard.set(entry.dashboardId, index);
+      if (entry.contentType === 'pdt') this.byPdt.set(entry.contentId, index);
+      else if (entry.dashboardId !== null) this.byDashboard.set(entry.dashboardId, index);
       else if (entry.lookId !== null) this.byLook.set(entry.lookId, index);
-      else this.byLookml.set(entry.contentId, index);
+      else if (entry.contentType === 'dashboard') this.byLookml.set(entry.contentId, index);
     });
     this.entries = entries;
     return entries;
-  }
-
-  private ensureCounts() {
-    if (this.counts && this.lastAccessed) return { counts: this.counts, lastAccessed: this.lastAccessed };
-    const size = this.list().length;
-    const counts = Object.fromEntries(COUNTERS.map((c) => [c, new Int32Array(size)])) as Record<
-      ContentCounter,
-      Int32Array
-    >;
-    const lastAccessed = new Float64Array(size).fill(Number.NaN);
-    this.counts = counts;
-    this.lastAccessed = lastAccessed;
-    const total = this.activity.history.count;
-    for (let index = 0; index < total; index++) this.recordHistory(this.activity.historyCore(index));
-    return { counts, lastAccessed };
   }
 
   private indexOf(row: HistoryCore): number | undefined {
@@ -115,21 +129,58 @@ export class ContentUsageTable {
     return undefined;
   }
 
-  /** Counts one History row (no-op until the table has been computed: the first read scans everything). */
-  recordHistory(row: HistoryCore) {
-    if (!this.counts || !this.lastAccessed) return;
-    const index = this.indexOf(row);
-    if (index === undefined) return;
-    const counter = this.counts[contentCounterOf(row.source)];
-    counter[index] = (counter[index] ?? 0) + 1;
-    const last = this.lastAccessed[index] ?? Number.NaN;
-    if (Number.isNaN(last) || row.createdSec > last) this.lastAccessed[index] = row.createdSec;
+  /** The counters as of `asOfSec` (+∞: everything so far). */
+  snapshot(asOfSec: number): UsageSnapshot {
+    const size = this.list().length;
+    const historyRows = this.activity.history.visibleCount(asOfSec);
+    const pdtRows = this.realistic ? this.activity.pdtEvents.visibleCount(asOfSec) : 0;
+    const latest = this.latest;
+    if (latest && latest.historyRows === historyRows && latest.pdtRows === pdtRows) return latest;
+    let next: UsageSnapshot;
+    if (latest && latest.historyRows <= historyRows && latest.pdtRows <= pdtRows) {
+      next = {
+        historyRows: latest.historyRows,
+        pdtRows: latest.pdtRows,
+        counts: Object.fromEntries(
+          COUNTERS.map((c) => [c, latest.counts[c].slice()]),
+        ) as UsageSnapshot['counts'],
+        lastAccessed: latest.lastAccessed.slice(),
+      };
+    } else {
+      next = {
+        historyRows: 0,
+        pdtRows: 0,
+        counts: Object.fromEntries(COUNTERS.map((c) => [c, new Int32Array(size)])) as UsageSnapshot['counts'],
+        lastAccessed: new Float64Array(size).fill(Number.NaN),
+      };
+    }
+    for (let index = next.historyRows; index < historyRows; index++) {
+      const row = this.activity.historyCore(index);
+      this.count(next, this.indexOf(row), contentCounterOf(row.source), row.createdSec);
+    }
+    for (let index = next.pdtRows; index < pdtRows; index++) {
+      const event = this.activity.pdtEvent(index);
+      this.count(next, this.byPdt.get(event.viewName), 'other', event.createdSec);
+    }
+    next.historyRows = historyRows;
+    next.pdtRows = pdtRows;
+    // Keep the newest: snapshots only move forward, except when a test asks for an older instant.
+    if (!latest || historyRows >= latest.historyRows) this.latest = next;
+    return next;
   }
 
-  row(index: number): ContentUsageRecord | null {
+  private count(snapshot: UsageSnapshot, index: number | undefined, counter: ContentCounter, atSec: number) {
+    if (index === undefined) return;
+    const counts = snapshot.counts[counter];
+    counts[index] = (counts[index] ?? 0) + 1;
+    const last = snapshot.lastAccessed[index] ?? Number.NaN;
+    if (Number.isNaN(last) || atSec > last) snapshot.lastAccessed[index] = atSec;
+  }
+
+  row(index: number, snapshot: UsageSnapshot): ContentUsageRecord | null {
     const entry = this.list()[index];
     if (!entry) return null;
-    const { counts, lastAccessed } = this.ensureCounts();
+    const { counts, lastAccessed } = snapshot;
     const last = lastAccessed[index] ?? Number.NaN;
     return {
       index,
@@ -157,66 +208,90 @@ export class ContentUsageTable {
   }
 }
 
+interface LoginSnapshot {
+  events: number;
+  lastApi: Float64Array;
+  lastUi: Float64Array;
+}
+
 /** user_facts' last API/UI login times, from `login` events. */
 export class LoginFacts {
-  private lastApi: Float64Array | undefined;
-  private lastUi: Float64Array | undefined;
+  private latest: LoginSnapshot | undefined;
+  private memo: { asOfSec: number; total: number; snapshot: LoginSnapshot } | undefined;
 
   constructor(
     private readonly catalog: Catalog,
     private readonly activity: Activity,
   ) {}
 
-  private ensure() {
-    if (this.lastApi && this.lastUi) return { lastApi: this.lastApi, lastUi: this.lastUi };
-    this.lastApi = new Float64Array(this.catalog.sizes.users + 1).fill(Number.NaN);
-    this.lastUi = new Float64Array(this.catalog.sizes.users + 1).fill(Number.NaN);
+  /** The login facts as of `asOfSec` (called per row: the last answer is remembered). */
+  private snapshot(asOfSec: number): LoginSnapshot {
     const total = this.activity.events.count;
-    for (let index = 0; index < total; index++) this.recordEvent(this.activity.event(index));
-    return { lastApi: this.lastApi, lastUi: this.lastUi };
+    const memo = this.memo;
+    if (memo && memo.asOfSec === asOfSec && memo.total === total) return memo.snapshot;
+    const events = this.activity.events.visibleCount(asOfSec);
+    const latest = this.latest;
+    let next: LoginSnapshot;
+    if (latest && latest.events === events) next = latest;
+    else {
+      const extend = latest !== undefined && latest.events < events;
+      const users = this.catalog.sizes.users + 1;
+      next = {
+        events: extend ? latest.events : 0,
+        lastApi: extend ? latest.lastApi.slice() : new Float64Array(users).fill(Number.NaN),
+        lastUi: extend ? latest.lastUi.slice() : new Float64Array(users).fill(Number.NaN),
+      };
+      for (let index = next.events; index < events; index++) {
+        const event = this.activity.event(index);
+        if (event.spec.name !== 'login') continue;
+        const target = event.isApiCall ? next.lastApi : next.lastUi;
+        const last = target[event.userId] ?? Number.NaN;
+        if (Number.isNaN(last) || event.createdSec > last) target[event.userId] = event.createdSec;
+      }
+      next.events = events;
+      if (!latest || events >= latest.events) this.latest = next;
+    }
+    this.memo = { asOfSec, total, snapshot: next };
+    return next;
   }
 
-  recordEvent(event: EventRecord) {
-    if (!this.lastApi || !this.lastUi || event.spec.name !== 'login') return;
-    const target = event.isApiCall ? this.lastApi : this.lastUi;
-    const last = target[event.userId] ?? Number.NaN;
-    if (Number.isNaN(last) || event.createdSec > last) target[event.userId] = event.createdSec;
-  }
-
-  lastLogins(userId: number): { api: number | null; ui: number | null } {
-    const { lastApi, lastUi } = this.ensure();
+  lastLogins(userId: number, asOfSec = Number.POSITIVE_INFINITY): { api: number | null; ui: number | null } {
+    const { lastApi, lastUi } = this.snapshot(asOfSec);
     const api = lastApi[userId] ?? Number.NaN;
     const ui = lastUi[userId] ?? Number.NaN;
     return { api: Number.isNaN(api) ? null : api, ui: Number.isNaN(ui) ? null : ui };
   }
 }
 
-/** Which scheduled plans have run at least once (the scheduled_plan explore left-joins jobs onto plans). */
+/** When each scheduled plan first ran (the scheduled_plan explore left-joins jobs onto plans). */
 export class PlanRuns {
-  private ran: Uint8Array | undefined;
+  private firstRun: Float64Array | undefined;
+  private scanned = 0;
 
   constructor(
     private readonly catalog: Catalog,
     private readonly activity: Activity,
   ) {}
 
-  private ensure(): Uint8Array {
-    if (this.ran) return this.ran;
-    this.ran = new Uint8Array(this.catalog.sizes.plans + 1);
+  private ensure(): Float64Array {
+    this.firstRun ??= new Float64Array(this.catalog.sizes.plans + 1).fill(Number.POSITIVE_INFINITY);
+    const firstRun = this.firstRun;
     const total = this.activity.jobs.count;
-    for (let index = 0; index < total; index++) this.recordJob(this.activity.scheduledJob(index));
-    return this.ran;
+    for (; this.scanned < total; this.scanned++) {
+      const job = this.activity.scheduledJob(this.scanned);
+      // Jobs are in time order: the first seen is the first run.
+      if (firstRun[job.planId] === Number.POSITIVE_INFINITY) firstRun[job.planId] = job.createdSec;
+    }
+    return firstRun;
   }
 
-  recordJob(job: ScheduledJobRecord) {
-    if (this.ran) this.ran[job.planId] = 1;
-  }
-
-  /** Ids of plans without any job, ascending. */
-  plansWithoutJobs(): number[] {
-    const ran = this.ensure();
+  /** Ids of plans without any job among the first `visibleJobs` jobs, ascending. */
+  plansWithoutJobs(visibleJobs = this.activity.jobs.count): number[] {
+    const firstRun = this.ensure();
+    // The last visible job's time: a plan whose first run is later had not run in that copy of the table.
+    const until = visibleJobs > 0 ? this.activity.jobs.createdSec(visibleJobs - 1) : Number.NEGATIVE_INFINITY;
     const ids: number[] = [];
-    for (let id = 1; id <= this.catalog.sizes.plans; id++) if (!ran[id]) ids.push(id);
+    for (let id = 1; id <= this.catalog.sizes.plans; id++) if ((firstRun[id] as number) > until) ids.push(id);
     return ids;
   }
 }

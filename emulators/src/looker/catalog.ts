@@ -10,7 +10,7 @@ import {
   TITLE_KINDS,
   USER_TIMEZONES,
 } from './names.ts';
-import { Draw, Stream } from './random.ts';
+import { Draw, hash32, Stream } from './random.ts';
 import { DAY } from './time.ts';
 import { Timeline } from './timeline.ts';
 
@@ -33,6 +33,8 @@ export interface UserRecord {
   isLookerEmployee: boolean;
   hasApiCredentials: boolean;
   homeFolderId: number;
+  /** When the user was deleted (gone from System Activity from the next refresh), or null. */
+  purgedSec: number | null;
 }
 
 export interface DashboardRecord {
@@ -46,6 +48,8 @@ export interface DashboardRecord {
   spaceId: number;
   hidden: boolean;
   queryIds: number[];
+  /** When it was deleted for good (gone from System Activity from the next refresh), or null. */
+  purgedSec: number | null;
 }
 
 export interface LookRecord {
@@ -60,6 +64,8 @@ export interface LookRecord {
   queryId: number;
   spaceId: number;
   userId: number;
+  /** When it was deleted for good (gone from System Activity from the next refresh), or null. */
+  purgedSec: number | null;
 }
 
 export interface QueryRecord {
@@ -117,6 +123,39 @@ export function catalogSizes(spec: {
 }
 
 const YEAR = 365 * DAY;
+/** Share of users, dashboards and Looks deleted for good over the data's time range (when deletions are on). */
+const DELETED_SHARE = 0.04;
+/** Deletions keep happening this long after the emulator started, so a clock moved forward sees some. */
+const DELETIONS_AFTER_START = 30 * DAY;
+
+export interface CatalogOptions {
+  /** Some users, dashboards and Looks are deleted for good over time. */
+  deletions: boolean;
+  /** The user of the API credentials: never deleted, always an admin with API credentials; optional identity. */
+  apiUser: { id: number; email?: string; firstName?: string; lastName?: string };
+}
+
+export type PurgeableKind = 'user' | 'dashboard' | 'look';
+
+const PURGE_SALT: Record<PurgeableKind, number> = { user: 1, dashboard: 2, look: 3 };
+
+/** True when an entity had not yet been moved to trash nor deleted at `atSec` (Infinity: never will be). */
+function usableAt(
+  record: { deletedSec?: number | null; purgedSec: number | null } | null,
+  atSec: number,
+): boolean {
+  if (!record) return false;
+  const gone = Math.min(
+    record.deletedSec ?? Number.POSITIVE_INFINITY,
+    record.purgedSec ?? Number.POSITIVE_INFINITY,
+  );
+  return gone === Number.POSITIVE_INFINITY || gone > atSec;
+}
+
+/** True when an entity is still in its System Activity table as of `asOfSec`. */
+export function existsAsOf(record: { purgedSec: number | null }, asOfSec: number): boolean {
+  return record.purgedSec === null || record.purgedSec > asOfSec;
+}
 const MODEL_TABLE = MODELS.map((m) => [m, m.weight] as const);
 
 export class Catalog {
@@ -141,6 +180,7 @@ export class Catalog {
     readonly windowStartSec: number,
     /** End of the History window (the emulator's start). */
     readonly windowEndSec: number,
+    private readonly options: CatalogOptions = { deletions: false, apiUser: { id: 1 } },
   ) {
     this.sizes = sizes;
     this.entitiesStartSec = windowStartSec - YEAR;
@@ -227,6 +267,39 @@ export class Catalog {
     return plan;
   }
 
+  get apiUserId(): number {
+    return this.options.apiUser.id;
+  }
+
+  /** Deletes an entity at `atSec` (or keeps an earlier deletion). Throws for an unknown id or the API user. */
+  purge(kind: PurgeableKind, id: number, atSec: number) {
+    if (kind === 'user' && id === this.apiUserId)
+      throw new Error(`user ${id} is the API user: deleting it would lock the pipeline out`);
+    const record =
+      kind === 'user' ? this.user(id) : kind === 'dashboard' ? this.dashboard(id) : this.look(id);
+    if (!record) throw new Error(`no ${kind} with id ${String(id)}`);
+    record.purgedSec = Math.min(record.purgedSec ?? Number.POSITIVE_INFINITY, atSec);
+  }
+
+  /** The generated deletion instant of an entity, or null (id 1 and the API user are never deleted). */
+  private purgedAt(kind: PurgeableKind, id: number): number | null {
+    if (!this.options.deletions || id === 1 || (kind === 'user' && id === this.apiUserId)) return null;
+    if (hash32(this.seed, Stream.deletions, id, PURGE_SALT[kind]) / 0x100000000 >= DELETED_SHARE) return null;
+    const span = this.windowEndSec + DELETIONS_AFTER_START - this.windowStartSec;
+    const at = hash32(this.seed, Stream.deletions, id, 10 + PURGE_SALT[kind]) / 0x100000000;
+    return this.windowStartSec + Math.floor(at * span);
+  }
+
+  /** A user that still existed at `atSec` (user 1 is never deleted, the fallback). */
+  liveUserAt(draw: Draw, atSec: number): number {
+    if (!this.options.deletions) return draw.skewedId(this.sizes.users);
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const id = draw.skewedId(this.sizes.users);
+      if (usableAt(this.user(id), atSec)) return id;
+    }
+    return 1;
+  }
+
   lookmlDashboard(id: string) {
     return LOOKML_DASHBOARDS.find((d) => d.id === id) ?? null;
   }
@@ -235,8 +308,7 @@ export class Catalog {
   liveDashboardAt(draw: Draw, atSec: number): number {
     for (let attempt = 0; attempt < 8; attempt++) {
       const id = draw.skewedId(this.sizes.dashboards);
-      const deleted = this.dashboard(id)?.deletedSec ?? null;
-      if (deleted === null || deleted > atSec) return id;
+      if (usableAt(this.dashboard(id), atSec)) return id;
     }
     return 1;
   }
@@ -245,8 +317,7 @@ export class Catalog {
   liveLookAt(draw: Draw, atSec: number): number {
     for (let attempt = 0; attempt < 8; attempt++) {
       const id = draw.skewedId(this.sizes.looks);
-      const deleted = this.look(id)?.deletedSec ?? null;
-      if (deleted === null || deleted > atSec) return id;
+      if (usableAt(this.look(id), atSec)) return id;
     }
     return 1;
   }
@@ -266,7 +337,7 @@ export class Catalog {
     const lastName = LAST_NAMES[Math.floor(k / FIRST_NAMES.length)] as string;
     const isEmbed = id > 1 && draw.chance(0.05);
     const isAdmin = id === 1 || draw.chance(0.04);
-    return {
+    const user: UserRecord = {
       id,
       firstName,
       lastName,
@@ -282,7 +353,18 @@ export class Catalog {
       isLookerEmployee: id > 1 && draw.chance(0.01),
       hasApiCredentials: id === 1 || draw.chance(0.2),
       homeFolderId: 1000 + id,
+      purgedSec: this.purgedAt('user', id),
     };
+    const api = this.options.apiUser;
+    if (id === api.id) {
+      // The service account the pipeline's credentials belong to: an enabled admin with API credentials.
+      Object.assign(user, { isEmbed: false, isDisabled: false, isAdmin: true, isDeveloper: true });
+      Object.assign(user, { hasApiCredentials: true, isLookerEmployee: false });
+      if (api.email !== undefined) user.email = api.email;
+      if (api.firstName !== undefined) user.firstName = api.firstName;
+      if (api.lastName !== undefined) user.lastName = api.lastName;
+    }
+    return user;
   }
 
   private title(draw: Draw): string {
@@ -314,6 +396,7 @@ export class Catalog {
       hidden: draw.chance(0.03),
       queryIds,
       ...this.deletion(draw, id),
+      purgedSec: this.purgedAt('dashboard', id),
     };
   }
 
@@ -331,6 +414,7 @@ export class Catalog {
       spaceId: draw.between(1, 40),
       userId: draw.skewedId(this.sizes.users),
       ...this.deletion(draw, id),
+      purgedSec: this.purgedAt('look', id),
     };
   }
 

@@ -52,6 +52,8 @@ export interface RunOptions {
   limit: number;
   zone: Zone;
   nowSec: number;
+  /** The explore's last refresh (rows and their state as of then); +∞ when live. */
+  asOfSec: number;
 }
 
 class QueryError extends Error {}
@@ -102,7 +104,7 @@ export class QueryEngine {
       throw new QueryError('The Looker emulator does not support filter_expression; use filters.');
     }
     const lookup = this.fieldsOf(explore);
-    const env: ValueEnv = { zone: options.zone, nowSec: options.nowSec };
+    const env: ValueEnv = { zone: options.zone, nowSec: options.nowSec, asOfSec: options.asOfSec };
     const names = [...new Set((body.fields ?? []).filter((f): f is string => typeof f === 'string'))];
     if (names.length === 0) throw new QueryError('Must query at least one dimension or measure.');
     const dims: { column: number; ref: ExploreFieldRef }[] = [];
@@ -158,7 +160,7 @@ export class QueryEngine {
       for (const f of rowFilters) if (!f.filter.test(f.value(row))) return false;
       return true;
     };
-    const source = explore.rows();
+    const source = explore.rows(env);
     const ranges = indexRanges(source, rowFilters);
     const limit = options.limit;
 
@@ -228,7 +230,7 @@ function isMeasure(ref: ExploreFieldRef | ExploreMeasureRef): ref is ExploreMeas
 function valueGetter(ref: ExploreFieldRef, env: ValueEnv): (row: unknown) => JsonValue {
   const { def, join } = ref;
   const raw = (row: unknown): RawValue => {
-    const record = join.get(row);
+    const record = join.get(row, env);
     return record === null || record === undefined ? null : def.raw(record, env);
   };
   switch (def.kind) {
@@ -265,7 +267,7 @@ function filterValueGetter(ref: ExploreFieldRef, env: ValueEnv): (row: unknown) 
   const { def, join } = ref;
   if (def.kind === 'time') {
     return (row) => {
-      const record = join.get(row);
+      const record = join.get(row, env);
       return record === null || record === undefined ? null : def.raw(record, env);
     };
   }
@@ -550,7 +552,7 @@ function* aggregateRows(input: AggregateInput): Generator<JsonValue[] | null, vo
       groups.set(key, group);
     }
     measures.forEach((m, i) => {
-      const record = m.ref.join.get(row);
+      const record = m.ref.join.get(row, env);
       if (record === null || record === undefined) return;
       const distinct = m.ref.def.distinctKey(record);
       if (distinct === null) return;

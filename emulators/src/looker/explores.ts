@@ -1,21 +1,24 @@
 import type { ScheduledJobRecord } from './activity.ts';
 import { ATTRIBUTE_SLOTS } from './activity.ts';
-import type { PlanRecord } from './catalog.ts';
+import { existsAsOf, type PlanRecord } from './catalog.ts';
 import type { Dataset } from './dataset.ts';
-import type { DimensionDef, MeasureDef, ViewDef } from './fields.ts';
+import type { DimensionDef, MeasureDef, ValueEnv, ViewDef } from './fields.ts';
+import type { LayoutComponentRecord } from './layout.ts';
 import type { Timeline } from './timeline.ts';
 import { defineViews } from './views.ts';
 
 // The explores of the `system__activity` model: a base view, the views joined onto it, and how to enumerate its
 // rows. A row source is indexable (row i can be built on its own) and names the keys that grow with the index
 // (ids, creation times), which lets the query engine turn filters into index ranges and skip sorting.
+// Rows are enumerated as of `env.asOfSec`, the explore's last refresh (+∞ when live): activity rows written
+// since are past the end of the source, and entities deleted by then are gaps (and null in joins).
 
 export interface JoinDef {
   view: ViewDef<unknown>;
   relationship: 'one_to_one' | 'many_to_one' | 'one_to_many';
   sqlOn: string | null;
   /** The joined view's record for a row of the explore (null for an outer join without a match). */
-  get(row: unknown): unknown;
+  get(row: unknown, env: ValueEnv): unknown;
 }
 
 /** A key that does not decrease with the row index. Nulls count as smaller than every value. */
@@ -47,7 +50,7 @@ export interface ExploreDef {
   joins: JoinDef[];
   /** Field sets that identify a row: when all fields of one are selected, rows are distinct already. */
   grains: string[][];
-  rows(): RowSource;
+  rows(env: ValueEnv): RowSource;
 }
 
 export interface ExploreFieldRef {
@@ -64,13 +67,13 @@ function join<R>(
   view: ViewDef<R>,
   relationship: JoinDef['relationship'],
   sqlOn: string | null,
-  get: (row: never) => R | null | undefined,
+  get: (row: never, env: ValueEnv) => R | null | undefined,
 ): JoinDef {
   return {
     view: view as ViewDef<unknown>,
     relationship,
     sqlOn,
-    get: get as (row: unknown) => unknown,
+    get: get as (row: unknown, env: ValueEnv) => unknown,
   };
 }
 
@@ -123,6 +126,19 @@ export function defineExplores(data: Dataset): Map<string, ExploreDef> {
   const views = defineViews(data);
   const { catalog, activity } = data;
   const explores: ExploreDef[] = [];
+  // Entities as the explore's copy of their table has them: deleted ones are gone.
+  const userAt = (id: number | null, env: ValueEnv) => {
+    const user = id === null ? null : catalog.user(id);
+    return user && existsAsOf(user, env.asOfSec) ? user : null;
+  };
+  const dashboardAt = (id: number | null, env: ValueEnv) => {
+    const dashboard = id === null ? null : catalog.dashboard(id);
+    return dashboard && existsAsOf(dashboard, env.asOfSec) ? dashboard : null;
+  };
+  const lookAt = (id: number | null, env: ValueEnv) => {
+    const look = id === null ? null : catalog.look(id);
+    return look && existsAsOf(look, env.asOfSec) ? look : null;
+  };
 
   type History = ReturnType<typeof activity.historyRow>;
   explores.push({
@@ -135,25 +151,28 @@ export function defineExplores(data: Dataset): Map<string, ExploreDef> {
       join(views.query, 'many_to_one', '${history.query_id} = ${query.id}', (h: History) =>
         catalog.query(h.queryId),
       ),
-      join(views.user, 'many_to_one', '${history.user_id} = ${user.id}', (h: History) =>
-        catalog.user(h.userId),
+      join(views.user, 'many_to_one', '${history.user_id} = ${user.id}', (h: History, env) =>
+        userAt(h.userId, env),
       ),
-      join(views.userFacts, 'one_to_one', '${user.id} = ${user_facts.user_id}', (h: History) =>
-        catalog.user(h.userId),
+      join(views.userFacts, 'one_to_one', '${user.id} = ${user_facts.user_id}', (h: History, env) =>
+        userAt(h.userId, env),
       ),
-      join(views.dashboard, 'many_to_one', '${history.dashboard_id} = ${dashboard.id}', (h: History) =>
-        h.dashboardId === null ? null : catalog.dashboard(h.dashboardId),
+      join(views.dashboard, 'many_to_one', '${history.dashboard_id} = ${dashboard.id}', (h: History, env) =>
+        dashboardAt(h.dashboardId, env),
       ),
-      join(views.look, 'many_to_one', '${history.look_id} = ${look.id}', (h: History) =>
-        h.lookId === null ? null : catalog.look(h.lookId),
+      join(views.look, 'many_to_one', '${history.look_id} = ${look.id}', (h: History, env) =>
+        lookAt(h.lookId, env),
       ),
     ],
     grains: [['history.id']],
-    rows: () => ({
-      size: activity.history.count,
-      at: (index) => activity.historyRow(index),
-      keys: [idKey('history.id', activity.history.count), timelineKey('history.created', activity.history)],
-    }),
+    rows: (env) => {
+      const size = activity.history.visibleCount(env.asOfSec);
+      return {
+        size,
+        at: (index) => activity.historyRow(index),
+        keys: [idKey('history.id', size), timelineKey('history.created', activity.history)],
+      };
+    },
   });
 
   explores.push({
@@ -171,11 +190,11 @@ export function defineExplores(data: Dataset): Map<string, ExploreDef> {
       ),
     ],
     grains: [['user.id'], ['user_facts.id']],
-    rows: () => {
+    rows: (env) => {
       const size = catalog.sizes.users;
       return {
         size,
-        at: (index) => catalog.user(index + 1),
+        at: (index) => userAt(index + 1, env),
         keys: [
           idKey('user.id', size),
           idKey('user_facts.id', size),
@@ -186,30 +205,63 @@ export function defineExplores(data: Dataset): Map<string, ExploreDef> {
   });
 
   type Dash = NonNullable<ReturnType<typeof catalog.dashboard>>;
-  explores.push({
-    name: 'dashboard',
-    label: 'Dashboard',
-    description: 'User-defined dashboards',
-    baseView: 'dashboard',
-    joins: [
-      join(views.dashboard, 'one_to_one', null, (d: Dash) => d),
-      join(views.user, 'many_to_one', '${dashboard.user_id} = ${user.id}', (d: Dash) =>
-        catalog.user(d.userId),
-      ),
-    ],
-    grains: [['dashboard.id']],
-    rows: () => {
-      const size = catalog.sizes.dashboards;
-      return {
-        size,
-        at: (index) => catalog.dashboard(index + 1),
-        keys: [
-          idKey('dashboard.id', size),
-          searchedKey('dashboard.created', size, (i) => catalog.dashboard(i + 1)?.createdSec ?? 0),
-        ],
-      };
-    },
-  });
+  if (!data.realistic) {
+    explores.push({
+      name: 'dashboard',
+      label: 'Dashboard',
+      description: 'User-defined dashboards',
+      baseView: 'dashboard',
+      joins: [
+        join(views.dashboard, 'one_to_one', null, (d: Dash) => d),
+        join(views.user, 'many_to_one', '${dashboard.user_id} = ${user.id}', (d: Dash, env) =>
+          userAt(d.userId, env),
+        ),
+      ],
+      grains: [['dashboard.id']],
+      rows: () => {
+        const size = catalog.sizes.dashboards;
+        return {
+          size,
+          at: (index) => catalog.dashboard(index + 1),
+          keys: [
+            idKey('dashboard.id', size),
+            searchedKey('dashboard.created', size, (i) => catalog.dashboard(i + 1)?.createdSec ?? 0),
+          ],
+        };
+      },
+    });
+  } else {
+    // Real System Activity: one row per layout component, left-joined to its dashboard (null when gone).
+    type Component = LayoutComponentRecord;
+    explores.push({
+      name: 'dashboard',
+      label: 'Dashboard',
+      description: 'User-defined dashboards',
+      baseView: 'dashboard_layout_component',
+      joins: [
+        join(views.dashboardLayoutComponent, 'one_to_one', null, (c: Component) => c),
+        join(
+          views.dashboard,
+          'many_to_one',
+          '${dashboard_layout_component.dashboard_layout_id} = ${dashboard.id}',
+          (c: Component, env) => dashboardAt(c.dashboardId, env),
+        ),
+        join(views.user, 'many_to_one', '${dashboard.user_id} = ${user.id}', (c: Component, env) => {
+          const dashboard = dashboardAt(c.dashboardId, env);
+          return dashboard ? userAt(dashboard.userId, env) : null;
+        }),
+      ],
+      grains: [['dashboard_layout_component.id']],
+      rows: () => {
+        const size = data.layout.size;
+        return {
+          size,
+          at: (index) => data.layout.component(index),
+          keys: [idKey('dashboard_layout_component.id', size)],
+        };
+      },
+    });
+  }
 
   type Look = NonNullable<ReturnType<typeof catalog.look>>;
   explores.push({
@@ -222,14 +274,16 @@ export function defineExplores(data: Dataset): Map<string, ExploreDef> {
       join(views.query, 'many_to_one', '${look.query_id} = ${query.id}', (l: Look) =>
         catalog.query(l.queryId),
       ),
-      join(views.user, 'many_to_one', '${look.user_id} = ${user.id}', (l: Look) => catalog.user(l.userId)),
+      join(views.user, 'many_to_one', '${look.user_id} = ${user.id}', (l: Look, env) =>
+        userAt(l.userId, env),
+      ),
     ],
     grains: [['look.id']],
-    rows: () => {
+    rows: (env) => {
       const size = catalog.sizes.looks;
       return {
         size,
-        at: (index) => catalog.look(index + 1),
+        at: (index) => lookAt(index + 1, env),
         keys: [
           idKey('look.id', size),
           searchedKey('look.created', size, (i) => catalog.look(i + 1)?.createdSec ?? 0),
@@ -246,17 +300,22 @@ export function defineExplores(data: Dataset): Map<string, ExploreDef> {
     baseView: 'content_usage',
     joins: [
       join(views.contentUsage, 'one_to_one', null, (c: Usage) => c),
-      join(views.dashboard, 'many_to_one', '${content_usage.content_id} = ${dashboard.id}', (c: Usage) =>
-        c.dashboardId === null ? null : catalog.dashboard(c.dashboardId),
+      join(views.dashboard, 'many_to_one', '${content_usage.content_id} = ${dashboard.id}', (c: Usage, env) =>
+        dashboardAt(c.dashboardId, env),
       ),
-      join(views.look, 'many_to_one', '${content_usage.content_id} = ${look.id}', (c: Usage) =>
-        c.lookId === null ? null : catalog.look(c.lookId),
+      join(views.look, 'many_to_one', '${content_usage.content_id} = ${look.id}', (c: Usage, env) =>
+        lookAt(c.lookId, env),
       ),
     ],
     grains: [['content_usage.id']],
-    rows: () => {
+    rows: (env) => {
       const size = data.contentUsage.size;
-      return { size, at: (index) => data.contentUsage.row(index), keys: [idKey('content_usage.id', size)] };
+      const snapshot = data.contentUsage.snapshot(env.asOfSec);
+      return {
+        size,
+        at: (index) => data.contentUsage.row(index, snapshot),
+        keys: [idKey('content_usage.id', size)],
+      };
     },
   });
 
@@ -268,17 +327,22 @@ export function defineExplores(data: Dataset): Map<string, ExploreDef> {
     baseView: 'event',
     joins: [
       join(views.event, 'one_to_one', null, (e: Event) => e),
-      join(views.user, 'many_to_one', '${event.user_id} = ${user.id}', (e: Event) => catalog.user(e.userId)),
-      join(views.userFacts, 'one_to_one', '${user.id} = ${user_facts.user_id}', (e: Event) =>
-        catalog.user(e.userId),
+      join(views.user, 'many_to_one', '${event.user_id} = ${user.id}', (e: Event, env) =>
+        userAt(e.userId, env),
+      ),
+      join(views.userFacts, 'one_to_one', '${user.id} = ${user_facts.user_id}', (e: Event, env) =>
+        userAt(e.userId, env),
       ),
     ],
     grains: [['event.id']],
-    rows: () => ({
-      size: activity.events.count,
-      at: (index) => activity.event(index),
-      keys: [idKey('event.id', activity.events.count), timelineKey('event.created', activity.events)],
-    }),
+    rows: (env) => {
+      const size = activity.events.visibleCount(env.asOfSec);
+      return {
+        size,
+        at: (index) => activity.event(index),
+        keys: [idKey('event.id', size), timelineKey('event.created', activity.events)],
+      };
+    },
   });
 
   type Attribute = NonNullable<ReturnType<typeof activity.eventAttribute>>;
@@ -295,13 +359,13 @@ export function defineExplores(data: Dataset): Map<string, ExploreDef> {
         '${event_attribute.event_id} = ${event.id}',
         (a: Attribute) => a.event,
       ),
-      join(views.user, 'many_to_one', '${event.user_id} = ${user.id}', (a: Attribute) =>
-        catalog.user(a.event.userId),
+      join(views.user, 'many_to_one', '${event.user_id} = ${user.id}', (a: Attribute, env) =>
+        userAt(a.event.userId, env),
       ),
     ],
     grains: [['event_attribute.id']],
-    rows: () => {
-      const events = activity.events.count;
+    rows: (env) => {
+      const events = activity.events.visibleCount(env.asOfSec);
       const size = events * ATTRIBUTE_SLOTS;
       return {
         size,
@@ -334,23 +398,23 @@ export function defineExplores(data: Dataset): Map<string, ExploreDef> {
         '${scheduled_plan.id} = ${scheduled_job.scheduled_plan_id}',
         (r: PlanRow) => r.job,
       ),
-      join(views.user, 'many_to_one', '${scheduled_plan.user_id} = ${user.id}', (r: PlanRow) =>
-        r.plan ? catalog.user(r.plan.userId) : null,
+      join(views.user, 'many_to_one', '${scheduled_plan.user_id} = ${user.id}', (r: PlanRow, env) =>
+        r.plan ? userAt(r.plan.userId, env) : null,
       ),
       join(
         views.dashboard,
         'many_to_one',
         '${scheduled_plan.dashboard_id} = ${dashboard.id}',
-        (r: PlanRow) => (r.plan?.dashboardId ? catalog.dashboard(r.plan.dashboardId) : null),
+        (r: PlanRow, env) => dashboardAt(r.plan?.dashboardId ?? null, env),
       ),
-      join(views.look, 'many_to_one', '${scheduled_plan.look_id} = ${look.id}', (r: PlanRow) =>
-        r.plan?.lookId ? catalog.look(r.plan.lookId) : null,
+      join(views.look, 'many_to_one', '${scheduled_plan.look_id} = ${look.id}', (r: PlanRow, env) =>
+        lookAt(r.plan?.lookId ?? null, env),
       ),
     ],
     grains: [['scheduled_plan.id', 'scheduled_job.id']],
-    rows: () => {
-      const idle = data.planRuns.plansWithoutJobs();
-      const jobs = activity.jobs.count;
+    rows: (env) => {
+      const jobs = activity.jobs.visibleCount(env.asOfSec);
+      const idle = data.planRuns.plansWithoutJobs(jobs);
       return {
         size: idle.length + jobs,
         at: (index): PlanRow => {
@@ -374,14 +438,14 @@ export function defineExplores(data: Dataset): Map<string, ExploreDef> {
     baseView: 'pdt_event_log',
     joins: [join(views.pdtEventLog, 'one_to_one', null, (p: Pdt) => p)],
     grains: [['pdt_event_log.id']],
-    rows: () => ({
-      size: activity.pdtEvents.count,
-      at: (index) => activity.pdtEvent(index),
-      keys: [
-        idKey('pdt_event_log.id', activity.pdtEvents.count),
-        timelineKey('pdt_event_log.created', activity.pdtEvents),
-      ],
-    }),
+    rows: (env) => {
+      const size = activity.pdtEvents.visibleCount(env.asOfSec);
+      return {
+        size,
+        at: (index) => activity.pdtEvent(index),
+        keys: [idKey('pdt_event_log.id', size), timelineKey('pdt_event_log.created', activity.pdtEvents)],
+      };
+    },
   });
 
   type Usage2 = ReturnType<typeof data.fieldUsageRows>[number];

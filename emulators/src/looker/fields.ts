@@ -7,10 +7,12 @@ import type { Timeframe, Zone } from './time.ts';
 
 export type RawValue = number | string | boolean | null;
 
-/** What a getter may need besides the record: the query's zone and "now" (for relative values). */
+/** What a getter may need besides the record: the query's zone, "now" (for relative values), and the instant
+ * the explore is seen as of (its last refresh; +∞ when live), for values that change after a row appears. */
 export interface ValueEnv {
   zone: Zone;
   nowSec: number;
+  asOfSec: number;
 }
 
 /** Which filter grammar a field takes. */

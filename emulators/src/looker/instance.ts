@@ -1,19 +1,44 @@
 import { TokenStore } from './auth.ts';
+import { catalogSizes } from './catalog.ts';
+import { EmulatorClock } from './clock.ts';
 import { Dataset } from './dataset.ts';
-import { type JsonValue, type PrepareResult, QueryEngine } from './engine.ts';
+import { type JsonValue, MODEL_NAME, type PrepareResult, QueryEngine } from './engine.ts';
 import { defineExplores } from './explores.ts';
 import { FaultQueue } from './faults.ts';
 import { exploreMetadata } from './metadata.ts';
+import {
+  isSystemActivityExplore,
+  RefreshSchedule,
+  refreshCadence,
+  SYSTEM_ACTIVITY_EXPLORES,
+} from './refresh.ts';
 import { Zone } from './time.ts';
-import type { EmulatedLookerInstance, LookerInstanceSpec, LookerStats, WriteQueryLike } from './types.ts';
+import type {
+  DeletableEntity,
+  EmulatedLookerInstance,
+  LookerApiUser,
+  LookerInstanceSpec,
+  LookerStats,
+  SystemActivityExplore,
+  SystemActivityMode,
+  WriteQueryLike,
+} from './types.ts';
 
 // One emulated Looker instance: its data, query engine, tokens, faults and counters. The HTTP server routes to
-// it; tests use it directly for ground truth (`runQuery`), new activity and faults.
+// it; tests use it directly for ground truth (`runQuery`), new activity and faults. Every "now" comes from the
+// emulator's clock; in elite/standard mode each explore is seen as of its last refresh (refresh.ts).
 
 export const DEFAULT_MAX_ROW_LIMIT = 5000;
 /** Looker's limit when a query sends none. */
 export const DEFAULT_QUERY_LIMIT = 5000;
 export const DEFAULT_TIMEZONE = 'America/Los_Angeles';
+/** Elite/standard: the system time zone when the spec names none. */
+export const DEFAULT_SYSTEM_TIMEZONE = 'UTC';
+const MODES: readonly SystemActivityMode[] = ['ideal', 'elite', 'standard'];
+const DELETABLE: readonly DeletableEntity[] = ['user', 'dashboard', 'look'];
+
+/** Nothing to record (ideal instances do not log the API's own queries). */
+const NO_RECORD = { finish() {} };
 
 export class LookerInstance implements EmulatedLookerInstance {
   readonly dataset: Dataset;
@@ -22,6 +47,10 @@ export class LookerInstance implements EmulatedLookerInstance {
   readonly faults = new FaultQueue();
   readonly maxRowLimit: number;
   readonly defaultZone: Zone;
+  readonly mode: SystemActivityMode;
+  readonly refresh: RefreshSchedule;
+  /** Elite/standard: the zone every time is stored, returned and filtered in; null when ideal. */
+  readonly systemZone: Zone | null;
   private readonly zones = new Map<string, Zone>();
   private readonly metadataCache = new Map<string, unknown>();
   private readonly counters = { logins: 0, queries: 0, activeQueries: 0, maxConcurrentQueries: 0 };
@@ -29,14 +58,70 @@ export class LookerInstance implements EmulatedLookerInstance {
   constructor(
     readonly spec: LookerInstanceSpec,
     startedSec: number,
+    private readonly clock: EmulatorClock = new EmulatorClock(),
   ) {
     if (!Number.isInteger(spec.historyRows) || spec.historyRows < 0)
-      throw new Error(`instance ${spec.id}: historyRows must be an integer >= 0`);
-    this.dataset = new Dataset(spec.seed, spec, startedSec);
+      throw new Error(`instance ${spec.id}: historyRows must be an integer >= 0, got ${spec.historyRows}`);
+    this.mode = spec.systemActivity ?? 'ideal';
+    if (!MODES.includes(this.mode))
+      throw new Error(
+        `instance ${spec.id}: systemActivity must be one of ${MODES.join(', ')}, got "${this.mode}"`,
+      );
+    const realistic = this.mode !== 'ideal';
+    try {
+      this.refresh = new RefreshSchedule(
+        spec.seed,
+        this.mode === 'ideal' ? null : refreshCadence(this.mode, spec.refreshSeconds),
+      );
+      this.systemZone = realistic ? new Zone(spec.timezone ?? DEFAULT_SYSTEM_TIMEZONE) : null;
+    } catch (error) {
+      throw new Error(`instance ${spec.id}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    // Realistic: the API credentials belong to a service user of their own (the newest user), not to an admin
+    // who also browses dashboards.
+    const apiUser = realistic
+      ? {
+          id: catalogSizes(spec).users,
+          email: `lsa-api@${spec.id.toLowerCase()}.example.com`,
+          firstName: 'LSA',
+          lastName: 'API',
+        }
+      : { id: 1 };
+    this.dataset = new Dataset(spec.seed, spec, startedSec, {
+      realistic,
+      deletions: realistic && (spec.deletions ?? true),
+      apiUser,
+    });
     this.engine = new QueryEngine(defineExplores(this.dataset));
-    this.tokens = new TokenStore(spec.tokenTtlSeconds ?? 3600);
+    this.tokens = new TokenStore(spec.tokenTtlSeconds ?? (realistic ? 3599 : 3600));
     this.maxRowLimit = spec.maxRowLimit ?? DEFAULT_MAX_ROW_LIMIT;
     this.defaultZone = new Zone(spec.defaultTimezone ?? DEFAULT_TIMEZONE);
+  }
+
+  get realistic(): boolean {
+    return this.mode !== 'ideal';
+  }
+
+  get apiUserId(): number {
+    return this.dataset.catalog.apiUserId;
+  }
+
+  /** `GET /api/4.0/user`: the API user as Looker's `me()` describes it. */
+  apiUser(): LookerApiUser {
+    const user = this.dataset.catalog.user(this.apiUserId);
+    if (!user) throw new Error(`instance ${this.spec.id}: API user ${this.apiUserId} does not exist`);
+    return {
+      id: user.id,
+      email: user.email,
+      display_name: `${user.firstName} ${user.lastName}`,
+      first_name: user.firstName,
+      last_name: user.lastName,
+    };
+  }
+
+  /** True when a WriteQuery names a model and explore this instance has (elite/standard answer others 404). */
+  hasExplore(body: WriteQueryLike): boolean {
+    return body.model === MODEL_NAME && typeof body.view === 'string' && this.engine.explores.has(body.view);
   }
 
   /** The query's zone; throws RangeError for an unknown zone name. */
@@ -58,7 +143,20 @@ export class LookerInstance implements EmulatedLookerInstance {
     } catch {
       return { ok: false, error: `Unknown query_timezone "${String(body.query_timezone)}".` };
     }
-    return this.engine.prepare(body, { limit, zone, nowSec: Math.floor(Date.now() / 1000) });
+    // Realistic: System Activity times are in the system zone and are not converted to query_timezone.
+    if (this.systemZone) zone = this.systemZone;
+    const nowSec = this.clock.nowSec();
+    const asOfSec = this.refresh.asOfSec(typeof body.view === 'string' ? body.view : '', nowSec);
+    return this.engine.prepare(body, { limit, zone, nowSec, asOfSec });
+  }
+
+  /**
+   * Elite/standard: a query of the API user starts now, and History gets its row (running until `finish`).
+   * Ideal instances record nothing.
+   */
+  recordApiQuery(): { finish(runtimeSec: number, error: string | null): void } {
+    if (!this.realistic) return NO_RECORD;
+    return this.dataset.activity.startApiQuery(this.clock.nowSec());
   }
 
   /**
@@ -95,7 +193,33 @@ export class LookerInstance implements EmulatedLookerInstance {
   }
 
   simulateActivity(n: number) {
-    this.dataset.simulateActivity(n, Math.floor(Date.now() / 1000));
+    this.dataset.simulateActivity(n, this.clock.nowSec());
+  }
+
+  deleteEntity(kind: DeletableEntity, id: number) {
+    if (!DELETABLE.includes(kind))
+      throw new Error(`cannot delete a "${String(kind)}": only ${DELETABLE.join(', ')}`);
+    this.dataset.catalog.purge(kind, id, this.clock.nowSec());
+  }
+
+  private exploreName(explore: string): SystemActivityExplore {
+    if (!isSystemActivityExplore(explore))
+      throw new Error(`unknown explore "${String(explore)}" (${SYSTEM_ACTIVITY_EXPLORES.join(', ')})`);
+    return explore;
+  }
+
+  lastRefresh(explore: SystemActivityExplore): number {
+    const name = this.exploreName(explore);
+    const nowMs = this.clock.nowMs();
+    if (this.refresh.live) return nowMs;
+    return this.refresh.lastRefreshSec(name, Math.floor(nowMs / 1000)) * 1000;
+  }
+
+  nextRefresh(explore: SystemActivityExplore): number {
+    const name = this.exploreName(explore);
+    const nowMs = this.clock.nowMs();
+    if (this.refresh.live) return nowMs;
+    return this.refresh.nextRefreshSec(name, Math.floor(nowMs / 1000)) * 1000;
   }
 
   stats(): LookerStats {

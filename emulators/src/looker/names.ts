@@ -220,6 +220,7 @@ export type ContentCounter = 'api' | 'embed' | 'other' | 'public' | 'schedule' |
 export function contentCounterOf(source: string): ContentCounter {
   switch (source) {
     case 'api3':
+    case 'api':
       return 'api';
     case 'private_embed':
       return 'embed';
@@ -238,6 +239,7 @@ export function contentCounterOf(source: string): ContentCounter {
 export function issuerSourceOf(source: string): string {
   switch (source) {
     case 'api3':
+    case 'api':
       return 'API';
     case 'scheduled_task':
     case 'regenerator':

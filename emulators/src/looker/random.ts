@@ -102,4 +102,8 @@ export const Stream = {
   content: 20,
   entityTime: 21,
   tokens: 30,
+  refresh: 31,
+  deletions: 32,
+  simulation: 33,
+  layout: 34,
 } as const;

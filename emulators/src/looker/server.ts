@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES }
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeServer, listen, readBody, sendEmpty, sendJson } from '../http.ts';
 import { tokenFromHeader } from './auth.ts';
+import { EmulatorClock } from './clock.ts';
 import { MODEL_NAME } from './engine.ts';
 import { FaultValidationError, type RequestKind } from './faults.ts';
 import {
@@ -13,7 +14,14 @@ import {
 } from './formats.ts';
 import { LookerInstance } from './instance.ts';
 import { selectFields } from './metadata.ts';
-import type { LookerEmulator, LookerEmulatorOptions, LookerFault, WriteQueryLike } from './types.ts';
+import { SYSTEM_ACTIVITY_EXPLORES } from './refresh.ts';
+import type {
+  DeletableEntity,
+  LookerEmulator,
+  LookerEmulatorOptions,
+  LookerFault,
+  WriteQueryLike,
+} from './types.ts';
 
 // The HTTP face of the emulator: several instances on one server, each under `/instances/<id>/api/4.0/...`
 // (the SDK's base_url is `<url>/instances/<id>`), plus control routes so a pipeline running in another process
@@ -23,6 +31,7 @@ import type { LookerEmulator, LookerEmulatorOptions, LookerFault, WriteQueryLike
 //   DELETE /instances/<id>/api/4.0/logout                   204
 //   GET  /instances/<id>/api/4.0/lookml_models/system__activity/explores/<explore>[?fields=…]
 //   POST /instances/<id>/api/4.0/queries/run/{json|json_bi|csv}[?limit=…]   WriteQuery JSON body
+//   GET  /instances/<id>/api/4.0/user                       the API user (the SDK's me())
 //
 //   POST   /_emulator/instances/<id>/faults          one LookerFault as JSON → 201 {pending}
 //   GET    /_emulator/instances/<id>/faults          {pending}
@@ -30,6 +39,10 @@ import type { LookerEmulator, LookerEmulatorOptions, LookerFault, WriteQueryLike
 //   GET    /_emulator/instances/<id>/stats           LookerStats
 //   POST   /_emulator/instances/<id>/activity        {"n": N} → simulateActivity(N)
 //   POST   /_emulator/instances/<id>/revoke-tokens   204
+//   POST   /_emulator/instances/<id>/delete-entity   {"kind": "dashboard", "id": 7} → 204 (deleteEntity)
+//   GET    /_emulator/instances/<id>/refreshes       {<explore>: {last, next}} epoch ms
+//   GET    /_emulator/clock                          {now} epoch ms
+//   POST   /_emulator/clock                          {"advanceMs": N} → {now}; 409 when given a clock function
 //
 // Order of checks for an API call: route, token (401), then faults (so a fault is only consumed by a request
 // that would otherwise have been served), then the request itself.
@@ -59,11 +72,12 @@ function statusMessage(status: number): string {
 }
 
 export async function startLookerEmulator(options: LookerEmulatorOptions): Promise<LookerEmulator> {
-  const startedSec = Math.floor(Date.now() / 1000);
+  const clock = new EmulatorClock(options.clock);
+  const startedSec = clock.nowSec();
   const instances = new Map<string, LookerInstance>();
   for (const spec of options.instances) {
     if (instances.has(spec.id)) throw new Error(`duplicate Looker instance id: ${spec.id}`);
-    instances.set(spec.id, new LookerInstance(spec, startedSec));
+    instances.set(spec.id, new LookerInstance(spec, startedSec, clock));
   }
 
   const server = createServer((req, res) => {
@@ -75,6 +89,7 @@ export async function startLookerEmulator(options: LookerEmulatorOptions): Promi
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://emulator');
+    if (url.pathname === '/_emulator/clock') return handleClock(req, res);
     const control = /^\/_emulator\/instances\/([^/]+)\/([a-z-]+)$/.exec(url.pathname);
     if (control) {
       const instance = instances.get(decodeURIComponent(control[1] as string));
@@ -111,7 +126,30 @@ export async function startLookerEmulator(options: LookerEmulatorOptions): Promi
     }
     if (method === 'POST' && run)
       return handleQuery(res, url, instance, decodeURIComponent(run[1] as string), body);
+    if (method === 'GET' && route === '/user') return sendJson(res, 200, instance.apiUser());
     return notFound(res);
+  }
+
+  async function handleClock(req: IncomingMessage, res: ServerResponse) {
+    const raw = (await readBody(req)).toString('utf8');
+    if (req.method === 'GET') return sendJson(res, 200, { now: clock.nowMs() });
+    if (req.method !== 'POST') return notFound(res);
+    if (!clock.owned)
+      return lookerError(res, 409, 'The emulator was given a clock function: advance that clock.');
+    let advanceMs: unknown;
+    try {
+      advanceMs = (JSON.parse(raw === '' ? '{}' : raw) as { advanceMs?: unknown }).advanceMs;
+    } catch (error) {
+      return lookerError(res, 400, error instanceof Error ? error.message : String(error));
+    }
+    if (typeof advanceMs !== 'number' || !Number.isFinite(advanceMs) || advanceMs < 0)
+      return lookerError(
+        res,
+        400,
+        `advanceMs must be a number of milliseconds >= 0, got ${JSON.stringify(advanceMs)}`,
+      );
+    clock.advance(advanceMs);
+    return sendJson(res, 200, { now: clock.nowMs() });
   }
 
   /**
@@ -216,6 +254,8 @@ export async function startLookerEmulator(options: LookerEmulatorOptions): Promi
         documentation_url: DOCUMENTATION_URL,
       });
     }
+    // Real System Activity answers a query on an explore it does not have like any unknown route.
+    if (instance.realistic && !instance.hasExplore(body)) return notFound(res);
     const sendQueryError = (message: string) => {
       const { contentType, body: text } = queryErrorBody(resultFormat, message);
       res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
@@ -224,8 +264,16 @@ export async function startLookerEmulator(options: LookerEmulatorOptions): Promi
     const limit = instance.effectiveLimit(url.searchParams.get('limit'), body.limit);
     if (limit === null)
       return sendQueryError(`Invalid limit "${url.searchParams.get('limit') ?? String(body.limit)}".`);
+    // The API user's query shows in History (elite/standard), running until the response ends.
+    const started = performance.now();
+    const record = instance.recordApiQuery();
     const prepared = instance.prepare(body, limit);
-    if (!prepared.ok) return sendQueryError(prepared.error);
+    if (!prepared.ok) {
+      record.finish((performance.now() - started) / 1000, prepared.error);
+      return sendQueryError(prepared.error);
+    }
+    const finish = () => record.finish((performance.now() - started) / 1000, null);
+    res.once('close', finish);
     const streamOptions: StreamOptions = {};
     if (typeof fault === 'object') {
       if (fault.kind === 'truncate') streamOptions.truncateAfterRows = fault.afterRows;
@@ -270,6 +318,24 @@ export async function startLookerEmulator(options: LookerEmulatorOptions): Promi
         instance.revokeTokens();
         return sendEmpty(res, 204);
       }
+      if (action === 'delete-entity' && method === 'POST') {
+        const { kind, id } = json() as { kind?: unknown; id?: unknown };
+        try {
+          instance.deleteEntity(kind as DeletableEntity, id as number);
+        } catch (error) {
+          return lookerError(res, 400, error instanceof Error ? error.message : String(error));
+        }
+        return sendEmpty(res, 204);
+      }
+      if (action === 'refreshes' && method === 'GET') {
+        const refreshes = Object.fromEntries(
+          SYSTEM_ACTIVITY_EXPLORES.map((e) => [
+            e,
+            { last: instance.lastRefresh(e), next: instance.nextRefresh(e) },
+          ]),
+        );
+        return sendJson(res, 200, refreshes);
+      }
     } catch (error) {
       if (error instanceof FaultValidationError || error instanceof SyntaxError)
         return lookerError(res, 400, error.message);
@@ -293,6 +359,8 @@ export async function startLookerEmulator(options: LookerEmulatorOptions): Promi
       if (!instance) throw new Error(`no Looker instance "${id}"`);
       return instance;
     },
+    now: () => clock.nowMs(),
+    advanceClock: (ms) => clock.advance(ms),
     close: () => closeServer(server),
   };
 }

@@ -16,6 +16,8 @@ export interface TimelineOptions {
 
 export class Timeline {
   private readonly appended: number[] = [];
+  /** When each appended row was written (a simulation may back-date rows; they show from the write on). */
+  private readonly inserted: number[] = [];
   private readonly span: number;
   private readonly days: number;
   private readonly wave: number;
@@ -60,10 +62,35 @@ export class Timeline {
     return lo;
   }
 
-  /** Appends a row created at `sec` (never before the last row) and returns its index. */
-  append(sec: number): number {
+  /**
+   * Appends a row created at `sec` (never before the last row), written at `insertedSec` (default: then; never
+   * before the last row's write), and returns its index.
+   */
+  append(sec: number, insertedSec = sec): number {
     const last = this.count > 0 ? this.createdSec(this.count - 1) : Number.NEGATIVE_INFINITY;
-    this.appended.push(Math.max(sec, last));
+    const created = Math.max(sec, last);
+    const lastInserted = this.inserted[this.inserted.length - 1] ?? Number.NEGATIVE_INFINITY;
+    this.appended.push(created);
+    this.inserted.push(Math.max(created, insertedSec, lastInserted));
     return this.count - 1;
+  }
+
+  /**
+   * How many rows a copy of the table taken at `asOfSec` holds: rows created and written by then. Both grow with
+   * the index, so that copy is a prefix of the rows.
+   */
+  visibleCount(asOfSec: number): number {
+    if (asOfSec === Number.POSITIVE_INFINITY) return this.count;
+    const created = this.lowerBound(Math.floor(asOfSec) + 1);
+    const n = this.options.generated;
+    if (created <= n) return created;
+    let lo = 0;
+    let hi = created - n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.inserted[mid] as number) <= asOfSec) lo = mid + 1;
+      else hi = mid;
+    }
+    return n + lo;
   }
 }

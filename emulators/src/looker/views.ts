@@ -9,27 +9,37 @@ import type { ContentUsageRecord, FieldUsageRecord } from './aggregates.ts';
 import type { DashboardRecord, LookRecord, PlanRecord, QueryRecord, UserRecord } from './catalog.ts';
 import type { Dataset } from './dataset.ts';
 import { type ValueEnv, ViewBuilder } from './fields.ts';
+import type { LayoutComponentRecord } from './layout.ts';
 import { issuerSourceOf } from './names.ts';
 import { hash32, Stream } from './random.ts';
 import { DAY, localDay } from './time.ts';
 
 // The System Activity views (a subset of the native `system__activity` model's fields, named and typed as in
-// shared/reference/looker-api.md §1.3), each as getters over the generated records.
+// Looker's System Activity), each as getters over the generated records. Fields whose value changes after a row
+// first appears (a query still running, a job in progress, content moved to trash) read the record as of
+// `env.asOfSec`, the explore's last refresh (+∞ when live).
+
+/** Looker's `days_since_last_access_tiers`. */
+const REAL_ACCESS_TIERS = [0, 7, 14, 30, 60, 90];
+/** The tiers of the ideal instance, kept as they were. */
+const IDEAL_ACCESS_TIERS = [0, 7, 14, 30, 60, 90, 180, 365];
 
 export function defineViews(data: Dataset) {
   const { catalog, activity } = data;
   const queryOf = (id: number | null) => (id === null ? null : catalog.query(id));
 
+  // A query still running as of the refresh: no completed time, no runtime, status `running`.
+  const running = (h: HistoryRecord, env: ValueEnv) => h.completedSec > env.asOfSec;
   const history = new ViewBuilder<HistoryRecord>('history')
     .number('id', (h) => h.id, { primaryKey: true })
     .time('created', (h) => h.createdSec)
-    .time('completed', (h) => h.completedSec)
-    .number('runtime', (h) => h.runtime, { label: 'Runtime in Seconds' })
-    .string('status', (h) => h.status)
+    .time('completed', (h, env) => (running(h, env) ? null : h.completedSec))
+    .number('runtime', (h, env) => (running(h, env) ? null : h.runtime), { label: 'Runtime in Seconds' })
+    .string('status', (h, env) => (running(h, env) ? 'running' : h.status))
     .string('source', (h) => h.source)
     .string('issuer_source', (h) => issuerSourceOf(h.source))
     .string('result_source', (h) => h.resultSource)
-    .string('message', (h) => h.message)
+    .string('message', (h, env) => (running(h, env) ? null : h.message))
     .string('connection_name', (h) => queryOf(h.queryId)?.modelSpec.connection ?? null)
     .string('dialect', (h) => queryOf(h.queryId)?.modelSpec.dialect ?? null)
     .string('dashboard_session', (h) => activity.dashboardSession(h))
@@ -46,7 +56,11 @@ export function defineViews(data: Dataset) {
       (hash32(data.seed, Stream.history, h.index, 901) >>> 0).toString(16).padStart(8, '0'),
     )
     .string('result_format', (h) =>
-      h.source === 'api3' ? 'json' : h.source === 'scheduled_task' ? 'csv' : 'json_detail',
+      h.source === 'api3' || h.source === 'api'
+        ? 'json'
+        : h.source === 'scheduled_task'
+          ? 'csv'
+          : 'json_detail',
     )
     .string('workspace_id', (h) => h.workspaceId)
     .yesno('cache', (h) => h.cache)
@@ -54,7 +68,7 @@ export function defineViews(data: Dataset) {
     .yesno('is_user_dashboard', (h) => h.dashboardId !== null)
     .count()
     .count('query_run_count', 'Query Run Count')
-    .sum('total_runtime', (h) => h.runtime)
+    .sum('total_runtime', (h, env) => (running(h, env) ? null : h.runtime))
     .build();
 
   const query = new ViewBuilder<QueryRecord>('query')
@@ -102,20 +116,23 @@ export function defineViews(data: Dataset) {
     .yesno('has_api_credentials', (u) => u.hasApiCredentials)
     .yesno('has_ui_credentials', (u) => !u.isEmbed)
     .string('external_id', (u) => (u.isEmbed ? `embed-${u.id}` : null))
-    .time('last_api_login', (u) => data.logins.lastLogins(u.id).api)
-    .time('last_ui_login', (u) => data.logins.lastLogins(u.id).ui)
+    .time('last_api_login', (u, env) => data.logins.lastLogins(u.id, env.asOfSec).api)
+    .time('last_ui_login', (u, env) => data.logins.lastLogins(u.id, env.asOfSec).ui)
     .count()
     .build();
 
+  // Moved to trash by the refresh (content in the trash is still in System Activity, with its deleted time).
+  const trashed = (record: { deletedSec: number | null }, env: ValueEnv) =>
+    record.deletedSec !== null && record.deletedSec <= env.asOfSec;
   const dashboard = new ViewBuilder<DashboardRecord>('dashboard')
     .number('id', (d) => d.id, { primaryKey: true })
     .string('title', (d) => d.title)
     .string('description', (d) => d.description)
     .time('created', (d) => d.createdSec)
-    .time('deleted', (d) => d.deletedSec)
-    .number('deleter_id', (d) => d.deleterId)
+    .time('deleted', (d, env) => (trashed(d, env) ? d.deletedSec : null))
+    .number('deleter_id', (d, env) => (trashed(d, env) ? d.deleterId : null))
     .yesno('hidden', (d) => d.hidden)
-    .yesno('moved_to_trash', (d) => d.deletedSec !== null)
+    .yesno('moved_to_trash', (d, env) => trashed(d, env))
     .number('space_id', (d) => d.spaceId, { hidden: true })
     .number('user_id', (d) => d.userId, { hidden: true })
     .string('query_timezone', () => null)
@@ -130,8 +147,8 @@ export function defineViews(data: Dataset) {
     )
     .time('created', (l) => l.createdSec)
     .time('updated', (l) => l.updatedSec)
-    .time('deleted', (l) => l.deletedSec)
-    .number('deleter_id', (l) => l.deleterId)
+    .time('deleted', (l, env) => (trashed(l, env) ? l.deletedSec : null))
+    .number('deleter_id', (l, env) => (trashed(l, env) ? l.deleterId : null))
     .number('last_updater_id', (l) => l.lastUpdaterId)
     .yesno('public', (l) => l.isPublic)
     .number('query_id', (l) => l.queryId, { hidden: true })
@@ -159,7 +176,7 @@ export function defineViews(data: Dataset) {
     .number('schedule_count', (c) => c.counts.schedule)
     .time('last_accessed', (c) => c.lastAccessedSec)
     .number('days_since_last_accessed', daysSince)
-    .tier('days_since_last_access_tiers', [0, 7, 14, 30, 60, 90, 180, 365], daysSince)
+    .tier('days_since_last_access_tiers', data.realistic ? REAL_ACCESS_TIERS : IDEAL_ACCESS_TIERS, daysSince)
     .count('content_count', 'Content Count')
     .sum('api_total', (c) => c.counts.api)
     .sum('other_total', (c) => c.counts.other)
@@ -215,13 +232,15 @@ export function defineViews(data: Dataset) {
     .build();
 
   const planOf = (job: ScheduledJobRecord) => catalog.plan(job.planId);
+  // A job still sending as of the refresh: `in_progress`, not finalized.
+  const inProgress = (j: ScheduledJobRecord, env: ValueEnv) => j.finalizedSec > env.asOfSec;
   const scheduledJob = new ViewBuilder<ScheduledJobRecord>('scheduled_job')
     .number('id', (j) => j.id, { primaryKey: true })
     .number('scheduled_plan_id', (j) => j.planId, { hidden: true })
     .time('created', (j) => j.createdSec)
-    .time('finalized', (j) => j.finalizedSec)
-    .string('status', (j) => j.status)
-    .string('status_detail', (j) => j.statusDetail)
+    .time('finalized', (j, env) => (inProgress(j, env) ? null : j.finalizedSec))
+    .string('status', (j, env) => (inProgress(j, env) ? 'in_progress' : j.status))
+    .string('status_detail', (j, env) => (inProgress(j, env) ? null : j.statusDetail))
     .string('name', (j) => planOf(j)?.name ?? null)
     .string('cron_schedule', (j) => planOf(j)?.cron ?? null)
     .string('timezone', (j) => planOf(j)?.timezone ?? null)
@@ -245,6 +264,17 @@ export function defineViews(data: Dataset) {
     .string('hash', (p) => p.hash)
     .string('short_hash', (p) => p.hash.slice(0, 5))
     .string('tid', (p) => `${p.hash.slice(0, 5)}${p.createdSec}`)
+    .count()
+    .build();
+
+  const dashboardLayoutComponent = new ViewBuilder<LayoutComponentRecord>('dashboard_layout_component')
+    .number('id', (c) => c.id, { primaryKey: true })
+    .number('dashboard_layout_id', (c) => c.dashboardLayoutId, { hidden: true })
+    .string('type', (c) => c.type)
+    .number('row', (c) => c.row)
+    .number('column', (c) => c.column)
+    .number('width', (c) => c.width)
+    .number('height', (c) => c.height)
     .count()
     .build();
 
@@ -273,6 +303,7 @@ export function defineViews(data: Dataset) {
     scheduledJob,
     pdtEventLog,
     fieldUsage,
+    dashboardLayoutComponent,
   };
 }
 
