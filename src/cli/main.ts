@@ -10,9 +10,13 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   start: async () => (await import('./start-command.ts')).startCommand,
   run: async () => (await import('./run-command.ts')).runCommand,
   status: async () => (await import('./status-command.ts')).statusCommand,
+  plan: async () => (await import('./plan-command.ts')).planCommand,
   reset: async () => (await import('./reset-command.ts')).resetCommand,
   config: async () => (await import('./config-command.ts')).configCommand,
   emulators: async () => (await import('./emulators-command.ts')).emulatorsCommand,
+  doctor: async () => (await import('./doctor-command.ts')).doctorCommand,
+  report: async () => (await import('./report-command.ts')).reportCommand,
+  reports: async () => (await import('./reports-command.ts')).reportsCommand,
 };
 
 /** `lsa demo` and `lsa emulators` import the emulators workspace, which a production install does not have. */

@@ -142,6 +142,86 @@ interface CursorBounds {
   endMs: number;
 }
 
+/** The Looker queries of one export on one instance: bodies, window filters in the system zone, row counts. */
+class WindowQueries {
+  readonly key: string;
+  readonly cursor: string | undefined;
+  readonly zone: string;
+
+  constructor(
+    private readonly definition: ResolvedExport['definition'],
+    readonly pageSize: number,
+    zone: string,
+  ) {
+    this.key = definition.key;
+    this.cursor = definition.mode.kind === 'incremental' ? definition.mode.cursor : undefined;
+    this.zone = zone;
+  }
+
+  /** The filters that select a window's rows, or undefined for a window of nothing. */
+  windowFilters(window: ExtractWindow): Record<string, string> {
+    if (window.kind === 'reopen') return { [this.key]: window.keys.join(',') };
+    // A snapshot, and the initial load of everything (horizon "all"), read without a cursor filter, so rows
+    // whose cursor is null come too, as in the original design's first run.
+    if (window.kind === 'snapshot' || this.cursor === undefined || window.startMs === null) return {};
+    return this.rangeFilter(window.startMs, window.endMs);
+  }
+
+  /** The cursor filter for [startMs, endMs) in the system zone, widened by a DST change inside the range. */
+  rangeFilter(startMs: number, endMs: number): Record<string, string> {
+    const widen = Math.abs(zoneOffsetMs(endMs, this.zone) - zoneOffsetMs(startMs, this.zone));
+    const from = lookerDateTime(startMs - widen, this.zone);
+    const to = lookerDateTime(endMs + widen, this.zone);
+    return { [this.cursor!]: `${from} to ${to}` };
+  }
+
+  body(fields: string[], filters: Record<string, string>, sorts: string[], limit: number): IWriteQuery {
+    return {
+      model: this.definition.model,
+      view: this.definition.explore,
+      fields,
+      // A null key is never loadable (the dashboard explore's base view is layout components, for one): keys
+      // are number fields, on which Looker honours NOT NULL. A page filter on the key replaces it.
+      filters: { [this.key]: 'NOT NULL', ...this.definition.filters, ...filters },
+      sorts,
+      limit: String(limit),
+      // System Activity times stay in the system zone whatever this says; it is set for the other fields.
+      query_timezone: this.zone,
+    };
+  }
+
+  /** The rows `filters` selects, by the key view's count measure. */
+  async count(client: LookerClient, filters: Record<string, string>): Promise<number> {
+    const measure = `${this.key.split('.')[0]}.count`;
+    let counted: number | undefined;
+    const reader = new JsonArrayRowReader();
+    await client.streamQuery(this.body([measure], filters, [], 1), async (chunk) => {
+      reader.push(chunk, (json) => {
+        const row = parseRow(json, reader.rows - 1);
+        if ('looker_error' in row) {
+          throw new NonRetryableError(
+            `Looker refused the row count (${measure}): ${String(row.looker_error)}; set rowCountCheck: false for this instance if the explore has no such measure`,
+          );
+        }
+        counted = Number(row[measure] ?? 0);
+      });
+    });
+    reader.finish();
+    return counted ?? 0;
+  }
+}
+
+/** How many rows a window holds in Looker now (one count query): what `lsa plan --count` shows. */
+export async function countWindowRows(
+  client: LookerClient,
+  instance: InstanceConfig,
+  resolved: ResolvedExport,
+  window: ExtractWindow,
+): Promise<number> {
+  const queries = new WindowQueries(resolved.definition, resolved.settings.pageSize, instance.timezone);
+  return queries.count(client, queries.windowFilters(window));
+}
+
 class ExtractRun {
   queries = 0;
   quarantined = 0;
@@ -149,6 +229,7 @@ class ExtractRun {
   /** Rows Looker returned that were kept (written, quarantined, or skipped as another window's). */
   private rowsSeen = 0;
   private readonly definition;
+  private readonly lookerQueries: WindowQueries;
   private readonly key: string;
   private readonly cursor: string | undefined;
   private readonly pageSize: number;
@@ -160,25 +241,26 @@ class ExtractRun {
     private readonly writer: SpoolWriter,
   ) {
     this.definition = request.export.definition;
-    this.key = this.definition.key;
-    this.cursor = this.definition.mode.kind === 'incremental' ? this.definition.mode.cursor : undefined;
-    this.pageSize = request.export.settings.pageSize;
-    this.zone = request.instance.timezone;
+    this.lookerQueries = new WindowQueries(
+      this.definition,
+      request.export.settings.pageSize,
+      request.instance.timezone,
+    );
+    this.key = this.lookerQueries.key;
+    this.cursor = this.lookerQueries.cursor;
+    this.pageSize = this.lookerQueries.pageSize;
+    this.zone = this.lookerQueries.zone;
   }
 
   async extract(): Promise<void> {
     const { window } = this.request;
-    if (window.kind === 'reopen') {
-      if (window.keys.length === 0) return;
-      return this.counted({ [this.key]: window.keys.join(',') }, (f) => this.pageByKey(f, undefined));
+    if (window.kind === 'reopen' && window.keys.length === 0) return;
+    const filters = this.lookerQueries.windowFilters(window);
+    if (window.kind === 'range' && window.startMs !== null && this.cursor !== undefined) {
+      const bounds = { startMs: window.startMs, endMs: window.endMs };
+      return this.counted(filters, () => this.extractRange(bounds));
     }
-    // A snapshot, and the initial load of everything (horizon "all"), read without a cursor filter, so rows
-    // whose cursor is null come too, as in the original design's first run.
-    if (window.kind === 'snapshot' || this.cursor === undefined || window.startMs === null) {
-      return this.counted({}, (f) => this.pageByKey(f, undefined));
-    }
-    const bounds = { startMs: window.startMs, endMs: window.endMs };
-    return this.counted(this.rangeFilter(bounds.startMs, bounds.endMs), () => this.extractRange(bounds));
+    return this.counted(filters, (f) => this.pageByKey(f, undefined));
   }
 
   /**
@@ -201,31 +283,12 @@ class ExtractRun {
   }
 
   private async count(filters: Record<string, string>): Promise<number> {
-    const measure = `${this.key.split('.')[0]}.count`;
-    let counted: number | undefined;
-    const reader = new JsonArrayRowReader();
     this.queries++;
-    await this.request.client.streamQuery(this.queryBody([measure], filters, [], 1), async (chunk) => {
-      reader.push(chunk, (json) => {
-        const row = parseRow(json, reader.rows - 1);
-        if ('looker_error' in row) {
-          throw new NonRetryableError(
-            `Looker refused the row count (${measure}): ${String(row.looker_error)}; set rowCountCheck: false for this instance if the explore has no such measure`,
-          );
-        }
-        counted = Number(row[measure] ?? 0);
-      });
-    });
-    reader.finish();
-    return counted ?? 0;
+    return this.lookerQueries.count(this.request.client, filters);
   }
 
-  /** The cursor filter for [startMs, endMs) in the system zone, widened by a DST change inside the range. */
   private rangeFilter(startMs: number, endMs: number): Record<string, string> {
-    const widen = Math.abs(zoneOffsetMs(endMs, this.zone) - zoneOffsetMs(startMs, this.zone));
-    const from = lookerDateTime(startMs - widen, this.zone);
-    const to = lookerDateTime(endMs + widen, this.zone);
-    return { [this.cursor!]: `${from} to ${to}` };
+    return this.lookerQueries.rangeFilter(startMs, endMs);
   }
 
   private cursorMs(row: Record<string, unknown>): number {
@@ -304,26 +367,6 @@ class ExtractRun {
     }
   }
 
-  private queryBody(
-    fields: string[],
-    filters: Record<string, string>,
-    sorts: string[],
-    limit: number,
-  ): IWriteQuery {
-    return {
-      model: this.definition.model,
-      view: this.definition.explore,
-      fields,
-      // A null key is never loadable (the dashboard explore's base view is layout components, for one): keys
-      // are number fields, on which Looker honours NOT NULL. A page filter on the key replaces it.
-      filters: { [this.key]: 'NOT NULL', ...this.definition.filters, ...filters },
-      sorts,
-      limit: String(limit),
-      // System Activity times stay in the system zone whatever this says; it is set for the other fields.
-      query_timezone: this.zone,
-    };
-  }
-
   /**
    * Runs one query and streams its rows: `accept` sees each row and returns the rows to write now (or nothing
    * to hold them back).
@@ -333,7 +376,7 @@ class ExtractRun {
     accept: (row: Record<string, unknown>) => Record<string, unknown>[] | undefined,
     bounds: CursorBounds | undefined,
   ): Promise<PageOutcome> {
-    const body = this.queryBody(this.converter.queryFields, page.filters, page.sorts, this.pageSize);
+    const body = this.lookerQueries.body(this.converter.queryFields, page.filters, page.sorts, this.pageSize);
     const reader = new JsonArrayRowReader();
     let lastKey: unknown;
     this.queries++;

@@ -3,6 +3,7 @@ import { fanout } from '../../src/pipeline/processors/fanout.ts';
 import { startWorkerRole } from '../../src/pipeline/roles.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
+import { spawnLsa } from '../helpers/processes.ts';
 
 // `--once` tells the truth: it succeeds only when every export is committed up to its plan, follows exports a
 // tick had already planned (in flight) instead of skipping them, and names each window that failed for good.
@@ -29,6 +30,38 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pipeline?.close();
+});
+
+async function lsa(...args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = spawnLsa([...args, '--config', pipeline.configFile, '--env-file', pipeline.envFile]);
+  const code = await child.exited;
+  return { code, output: child.output() };
+}
+
+describe('lsa plan (dry run)', () => {
+  it('shows the windows and Looker queries the next run would make, and plans nothing', async () => {
+    const plan = await lsa('plan', '--json');
+    expect(plan.code, plan.output).toBe(0);
+    const { plans } = JSON.parse(plan.output) as {
+      plans: { instance: string; export: string; windows: { window: string }[]; queries: number }[];
+    };
+    const event = plans.find((p) => p.export === 'event')!;
+    // 6 days of history in 2-day windows from a 90-day horizon: windows, each a count and at least one page
+    expect(event.windows.length).toBeGreaterThan(1);
+    expect(event.queries).toBe(event.windows.length * 2);
+    expect(plans.find((p) => p.export === 'user')!.windows).toEqual([
+      { window: expect.stringMatching(/^snapshot at /) },
+    ]);
+    expect(await pipeline.context.exportState.currentPlan('once', 'event')).toBe(0);
+    const counted = await lsa('plan', '--export', 'user', '--count');
+    expect(counted.code, counted.output).toBe(0);
+    const users = pipeline.stack.looker.instance('once').runQuery({
+      model: 'system__activity',
+      view: 'user',
+      fields: ['user.id'],
+    }).length;
+    expect(counted.output).toMatch(new RegExp(`once\\s+│?\\s*user.*\\b${users}\\b`));
+  });
 });
 
 describe('run once', () => {

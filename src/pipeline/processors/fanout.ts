@@ -1,9 +1,9 @@
 import type { Job } from 'bullmq';
 import type { InstanceConfig, ResolvedExport } from '../../config/model.ts';
-import { MAX_REOPEN_KEYS, parseWindowId, windowId, windowInstantMs } from '../../window.ts';
+import { parseWindowId, windowId } from '../../window.ts';
 import { catalog, type TickPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
-import { planWindows } from '../planning.ts';
+import { nextPlan } from '../next-plan.ts';
 
 // The scheduler's tick: one extract job per (instance, export, window). An export whose previous windows are
 // still in flight is skipped (its windows would overlap them); nothing is planned twice, and job ids are
@@ -105,19 +105,8 @@ async function planExport(
     context.logger.warn({ instance: instance.id, export: exportName }, 'dropping a plan whose jobs are gone');
     await context.exportState.dropPlan(instance.id, exportName);
   }
-  const watermarkMs = await context.exportState.watermarkMs(instance.id, exportName);
-  const plan = planWindows(resolved, watermarkMs, nowMs);
-  const planned = plan.windows.map((w) => ({ window: w, startMs: windowInstantMs(w) }));
-  if (resolved.definition.openWhileNull) {
-    // Rows still open from earlier windows (a running query, a job in progress) are read again by key, however
-    // old; those inside this plan's ranges are read with them anyway.
-    const first = plan.windows[0];
-    const before = first?.kind === 'range' ? first.startMs : null;
-    const keys = await context.exportState.openRowKeys(instance.id, exportName, before, MAX_REOPEN_KEYS);
-    // Filed at the plan's end: a reopen window must never hold the watermark back, nor push it forward.
-    const reopen = { kind: 'reopen' as const, atMs: Math.floor(nowMs / 1000) * 1000, keys };
-    if (keys.length > 0) planned.push({ window: reopen, startMs: plan.endMs });
-  }
+  const plan = await nextPlan(context.exportState, instance.id, resolved, nowMs);
+  const planned = plan.windows;
   if (planned.length === 0) {
     summary.skipped.push({
       instanceId: instance.id,
