@@ -1,4 +1,4 @@
--- active_users_daily: per instance and day (UTC), how many distinct users ran queries, and how many queries
+-- active_users_daily: distinct users running queries, per instance and day (UTC). Also how many queries
 -- they ran. The pipeline's own extract queries (its API user) are left out.
 -- @order looker_instance, day DESC
 CREATE OR REPLACE VIEW `{{project}}.{{dataset}}.active_users_daily`

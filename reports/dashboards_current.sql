@@ -1,5 +1,5 @@
--- dashboards_current: the dashboards that exist in Looker now: the latest snapshot row of each, without those that
--- disappeared from Looker (_deleted_at, set by the pipeline) and those in Looker's trash
+-- dashboards_current: the dashboards that exist in Looker now. The latest snapshot row of each, without
+-- those that disappeared from Looker (_deleted_at, set by the pipeline) and those in Looker's trash
 -- (deleted_time set).
 -- @order looker_instance, id
 CREATE OR REPLACE VIEW `{{project}}.{{dataset}}.dashboards_current`

@@ -1,6 +1,6 @@
--- instance_overview: one row per Looker instance, side by side: queries, active users and query errors in the
--- last 7 and 30 days (the pipeline's own queries left out), the users, dashboards and Looks that exist now,
--- content unused for 90 days, and when data of the instance was last extracted.
+-- instance_overview: the Looker instances side by side. Per instance: queries, active users and query
+-- errors in the last 7 and 30 days (the pipeline's own queries left out), the users, dashboards and Looks that
+-- exist now, content unused for 90 days, and when data of the instance was last extracted.
 -- @order looker_instance
 CREATE OR REPLACE VIEW `{{project}}.{{dataset}}.instance_overview`
 OPTIONS (description = "per instance: queries, users, errors last 7/30 days; content counts; last extraction")

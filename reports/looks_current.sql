@@ -1,6 +1,5 @@
--- looks_current: the looks that exist in Looker now: the latest snapshot row of each, without those that
--- disappeared from Looker (_deleted_at, set by the pipeline) and those in Looker's trash
--- (deleted_time set).
+-- looks_current: the Looks that exist in Looker now. The latest snapshot row of each, without those that
+-- disappeared from Looker (_deleted_at, set by the pipeline) and those in Looker's trash (deleted_time set).
 -- @order looker_instance, id
 CREATE OR REPLACE VIEW `{{project}}.{{dataset}}.looks_current`
 OPTIONS (description = "looks that exist in Looker now (latest snapshot row, deleted excluded)")

@@ -1,5 +1,5 @@
--- pdt_build_failures: persistent derived tables whose builds failed in the last 30 days: failures, the last
--- failure and its detail, and the last successful build (NULL: none in the period).
+-- pdt_build_failures: PDTs whose builds failed in the last 30 days. Failures, the last failure and its
+-- detail, and the last successful build (NULL: none in the period).
 -- @order looker_instance, failures DESC, model_name, view_name
 CREATE OR REPLACE VIEW `{{project}}.{{dataset}}.pdt_build_failures`
 OPTIONS (description = "PDTs with failed builds in the last 30 days")

@@ -1,6 +1,6 @@
--- query_performance_daily: per instance and day (UTC) of query creation, how many queries ran, how fast
--- (median and 95th percentile runtime in seconds) and how many failed. The pipeline's own extract queries are
--- left out.
+-- query_performance_daily: query volume, speed and errors per instance and day (UTC). How many queries
+-- ran, their median and 95th percentile runtime in seconds, and how many failed. The pipeline's own extract
+-- queries are left out.
 -- @order looker_instance, day DESC
 CREATE OR REPLACE VIEW `{{project}}.{{dataset}}.query_performance_daily`
 OPTIONS (description = "queries, p50/p95 runtime and error rate per instance and day (pipeline queries excluded)")

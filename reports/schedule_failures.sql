@@ -1,5 +1,5 @@
--- schedule_failures: scheduled plans that failed at least once in the last 30 days, with their failure rate,
--- the last failure and its message, and the last success (NULL: none in the period).
+-- schedule_failures: scheduled plans that failed in the last 30 days. Their runs, failure rate, last
+-- failure and its message, and last success (NULL: none in the period).
 -- @order looker_instance, failures DESC, scheduled_plan_id
 CREATE OR REPLACE VIEW `{{project}}.{{dataset}}.schedule_failures`
 OPTIONS (description = "scheduled plans with failed runs in the last 30 days")

@@ -1,4 +1,4 @@
--- top_explores: the 20 most queried explores of each instance over the last 30 days, with their users, p95
+-- top_explores: the 20 most queried explores of each instance, last 30 days. With their users, p95
 -- runtime and errors. The pipeline's own extract queries are left out.
 -- @order looker_instance, rank_in_instance, model, explore
 CREATE OR REPLACE VIEW `{{project}}.{{dataset}}.top_explores`

@@ -1,5 +1,5 @@
--- unused_content: how much content nobody opens, per instance and content type. An item counts as unused for
--- 30 (90) days when it was never accessed or last accessed 30 (90) or more days ago (ages from
+-- unused_content: content nobody opens, per instance and content type. An item counts as unused for 30
+-- (90) days when it was never accessed or last accessed 30 (90) or more days ago (ages from
 -- content_usage_current, so they are current).
 -- @order looker_instance, content_type
 CREATE OR REPLACE VIEW `{{project}}.{{dataset}}.unused_content`

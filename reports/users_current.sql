@@ -1,5 +1,5 @@
--- users_current: the users that exist in Looker now: the latest snapshot row of each, without those that
--- disappeared from Looker (_deleted_at, set by the pipeline).
+-- users_current: the users that exist in Looker now. The latest snapshot row of each, without those that
+-- disappeared from Looker (_deleted_at, set by the pipeline). Disabled users are kept (is_disabled).
 -- @order looker_instance, id
 CREATE OR REPLACE VIEW `{{project}}.{{dataset}}.users_current`
 OPTIONS (description = "users that exist in Looker now (latest snapshot row, deleted excluded)")

@@ -12,6 +12,8 @@ export interface ReportDefinition {
   name: string;
   /** The template's leading comment, without the `name:` prefix. */
   description: string;
+  /** Its first sentence, for listings. */
+  summary: string;
   /** ORDER BY for `lsa report` (from `-- @order`). */
   orderBy: string;
   /** Tables and views of the dataset the view reads. */
@@ -36,12 +38,14 @@ export function parseReportTemplate(name: string, template: string): ReportDefin
       `report template ${name}.sql must start with CREATE OR REPLACE VIEW \`{{project}}.{{dataset}}.${name}\`, found ${references[0] ?? 'no view name'}`,
     );
   }
+  const description = header
+    .join(' ')
+    .replace(new RegExp(`^${name}:\\s*`), '')
+    .trim();
   return {
     name,
-    description: header
-      .join(' ')
-      .replace(new RegExp(`^${name}:\\s*`), '')
-      .trim(),
+    description,
+    summary: /^.*?[.](?=\s|$)/.exec(description)?.[0] ?? description,
     orderBy,
     reads: [...new Set(references.slice(1))],
     template,

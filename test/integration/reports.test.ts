@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BigQuery } from '@google-cloud/bigquery';
 import { PassThroughClient } from 'google-auth-library';
 import { type BigQueryEmulator, startBigQueryEmulator } from 'lsa-emulators/bigquery';
@@ -10,6 +13,7 @@ import { findReport, loadReports, type ReportDefinition } from '../../src/report
 import type { ReportDataset } from '../../src/reports/dataset.ts';
 import { installReports } from '../../src/reports/install.ts';
 import { type ReportRow, readReport } from '../../src/reports/read.ts';
+import { spawnLsa } from '../helpers/processes.ts';
 
 // Every report view against known rows: the pipeline's own table code creates the tables in the BigQuery
 // emulator, NDJSON load jobs (from the GCS emulator) fill them, `installReports` creates the views, and each view
@@ -216,8 +220,11 @@ beforeAll(async () => {
   ]);
 });
 
+let dir: string | undefined;
+
 afterAll(async () => {
   await emulator?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const read = (name: string, instance?: string): Promise<ReportRow[]> =>
@@ -527,5 +534,86 @@ describe('report views: known answers', () => {
         last_extracted_at: timestamp(EXTRACTED),
       },
     ]);
+  });
+});
+
+describe('lsa report and lsa reports, as processes', () => {
+  /** A config whose Looker secrets and Redis are never needed (the variables are not even set). */
+  const configFor = (dataset: string) => {
+    dir ??= mkdtempSync(join(tmpdir(), 'lsa-reports-'));
+    const file = join(dir, `${dataset}.yaml`);
+    writeFileSync(
+      file,
+      `redis: { url: "redis://127.0.0.1:1" }
+gcs: { bucket: ${BUCKET} }
+bigquery: { projectId: ${PROJECT}, dataset: ${dataset}, apiEndpoint: "${emulator.url}" }
+masking: { hashKey: "\${LSA_REPORTS_TEST_UNSET_HASH_KEY}" }
+instances:
+  - id: eu
+    baseUrl: https://eu.looker.example
+    clientId: "\${LSA_REPORTS_TEST_UNSET_CLIENT_ID}"
+    clientSecret: "\${LSA_REPORTS_TEST_UNSET_CLIENT_SECRET}"
+`,
+    );
+    return file;
+  };
+  const lsa = async (...args: string[]) => {
+    const child = spawnLsa(args);
+    const code = await child.exited;
+    return { code, output: child.output() };
+  };
+
+  it('installs the views and prints a report as JSON, CSV and a table, with no Looker secret', async () => {
+    const config = configFor(DATASET);
+    const install = await lsa('reports', 'install', '--config', config);
+    expect(install.code, install.output).toBe(0);
+    expect(install.output).toContain(`installed ${PROJECT}.${DATASET}.instance_overview`);
+
+    const json = await lsa(
+      'report',
+      'top_explores',
+      '--instance',
+      'eu',
+      '--format',
+      'json',
+      '--config',
+      config,
+    );
+    expect(json.code, json.output).toBe(0);
+    expect(JSON.parse(json.output)).toEqual(await read('top_explores', 'eu'));
+
+    const csv = await lsa('report', 'unused_content', '--format', 'csv', '--limit', '1', '--config', config);
+    expect(csv.output).toBe(
+      'looker_instance,content_type,content_items,never_accessed,unused_30d,unused_90d,unused_90d_share\r\n' +
+        'eu,dashboard,4,1,2,1,0.25\r\n',
+    );
+
+    const table = await lsa('report', 'instance_overview', '--config', config);
+    expect(table.output.split('\n')[0]).toMatch(/^looker_instance\s+queries_7d\s+queries_30d/);
+    expect(table.output).toMatch(/\neu\s+2\s+3\s+2\s+2\s+0\s+1\s+2\s+1\s+1\s+1\s+2\s+\S+Z\n/);
+  });
+
+  it('skips views whose tables the dataset lacks (exit 3), and refuses unknown reports (exit 2)', async () => {
+    await ensureDataset(bigquery, 'partial', 'US');
+    const historySpec = tableSpec(BUILT_IN_EXPORTS.find((d) => d.name === 'history')!);
+    const have = new Set(historySpec.columns.map((c) => c.name));
+    await ensureTable(bigquery, 'partial', {
+      ...historySpec,
+      columns: [...historySpec.columns, ...PENDING_COLUMNS.history!.filter((c) => !have.has(c.name))],
+    });
+    const install = await lsa('reports', 'install', '--config', configFor('partial'));
+    expect(install.code, install.output).toBe(3);
+    expect(install.output).toContain(`installed ${PROJECT}.partial.query_performance_daily`);
+    expect(install.output).toContain(
+      `skipped   ${PROJECT}.partial.users_current: table user not in ${PROJECT}.partial`,
+    );
+    expect(install.output).toContain(
+      `skipped   ${PROJECT}.partial.unused_content: it reads content_usage_current, which is not installed`,
+    );
+
+    const unknown = await lsa('report', 'slow_dashboards', '--config', configFor(DATASET));
+    expect(unknown.code).toBe(2);
+    expect(unknown.output).toContain('unknown report "slow_dashboards"');
+    expect(unknown.output).toContain('query_performance_daily');
   });
 });
