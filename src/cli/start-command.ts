@@ -23,11 +23,18 @@ export function parseRoles(text: string): Role[] {
 
 export async function startRoles(context: PipelineContext, roles: Role[]): Promise<RoleHandle[]> {
   const handles: RoleHandle[] = [];
-  if (roles.includes('worker')) handles.push(await startWorkerRole(context));
-  if (roles.includes('scheduler')) handles.push(await startSchedulerRole(context));
-  if (roles.includes('dashboard')) {
-    const dashboard = await startDashboard(context);
-    handles.push({ name: 'dashboard', close: () => dashboard.close() });
+  try {
+    if (roles.includes('worker')) handles.push(await startWorkerRole(context));
+    if (roles.includes('scheduler')) handles.push(await startSchedulerRole(context));
+    if (roles.includes('dashboard')) {
+      const dashboard = await startDashboard(context);
+      handles.push({ name: 'dashboard', close: () => dashboard.close() });
+    }
+  } catch (error) {
+    // A role that cannot start (e.g. an export field Looker lacks) ends the process: nothing may hold it open.
+    for (const handle of handles.reverse()) await handle.close();
+    await context.close();
+    throw error;
   }
   return handles;
 }

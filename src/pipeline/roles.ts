@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { type Job, Worker, type WorkerOptions } from 'bullmq';
+import { verifyExportFieldsAtWorkerStart } from '../doctor/worker-start.ts';
 import { warnThrottled } from '../logging.ts';
 import { createNotifier, type Notifier } from '../notify/webhook.ts';
 import { catalog } from './catalog.ts';
@@ -131,6 +132,8 @@ async function startHealthServer(context: PipelineContext, port: number): Promis
 export async function startWorkerRole(context: PipelineContext): Promise<RoleHandle> {
   const { config } = context;
   const notifier = createNotifier(config, context.logger);
+  // A field a custom export names that Looker lacks fails now, not after every retry; a Looker down only warns.
+  await verifyExportFieldsAtWorkerStart(config.instances, context.looker, context.logger);
   await context.nodes.register(context.nodeId, context.spoolDir);
   const heartbeat = setInterval(() => {
     context.nodes.heartbeat(context.nodeId).catch(() => undefined);
