@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMAND_SUMMARIES } from '../../src/cli/summaries.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { spawnLsa } from '../helpers/processes.ts';
 
@@ -42,6 +45,24 @@ async function lsa(...args: string[]): Promise<{ code: number | null; output: st
   return { code, output: process.output() };
 }
 
+/** stdout and stderr apart: command output goes to stdout, logs to stderr. */
+async function lsaApart(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['bin/lsa.js', ...args], {
+    env: { ...process.env, LSA_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
+}
+
 const withConfig = () => ['--config', pipeline.configFile, '--env-file', pipeline.envFile];
 
 describe('lsa', () => {
@@ -56,6 +77,25 @@ describe('lsa', () => {
     }
   });
 
+  it('prints its version from package.json', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const result = await lsa('--version');
+    expect(result.code).toBe(0);
+    expect(result.output.trim()).toBe(version);
+  });
+
+  it.each(Object.keys(COMMAND_SUMMARIES))(
+    '%s: help <command> is --help, with examples and exit codes',
+    async (name) => {
+      const viaHelp = await lsa('help', name);
+      const viaFlag = await lsa(name, '--help');
+      expect(viaHelp.code).toBe(0);
+      expect(viaHelp.output).toBe(viaFlag.output);
+      expect(viaFlag.output).toMatch(new RegExp(`\\nExamples:\\n  lsa ${name}\\b`));
+      expect(viaFlag.output).toMatch(/\nExit codes:\n {2}0 {2}\S.*\n {2}1 {2}\S.*\n {2}2 {2}bad usage/);
+    },
+  );
+
   it('validates a config, and names what is wrong in a bad one', async () => {
     const ok = await lsa('config', 'validate', pipeline.configFile, '--env-file', pipeline.envFile);
     expect(ok.code).toBe(0);
@@ -69,9 +109,20 @@ describe('lsa', () => {
   });
 
   it('start --once loads every table, prints a summary and exits 0; status and reset follow', async () => {
-    const run = await lsa('start', '--once', ...withConfig());
-    expect(run.code, run.output).toBe(0);
-    expect(run.output).toMatch(/instance\s+export\s+windows\s+rows loaded\s+result/);
+    const run = await lsaApart('start', '--once', ...withConfig());
+    expect(run.code, run.stderr).toBe(0);
+    // the summary on stdout; logs on stderr, JSON (not a terminal) with Cloud Logging's field names
+    expect(run.stdout).toMatch(/instance\s+export\s+windows\s+rows loaded\s+result/);
+    const logs = run.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { severity: string; message: string });
+    expect(logs.length).toBeGreaterThan(0);
+    for (const entry of logs) {
+      expect(['DEBUG', 'INFO', 'WARNING', 'ERROR']).toContain(entry.severity);
+      expect(typeof entry.message).toBe('string');
+    }
+    expect(run.stdout).not.toContain('"severity"');
     for (const instance of pipeline.config.instances) {
       for (const resolved of instance.exports) {
         expect(await loadedKeys(pipeline.context, resolved, instance.id)).toEqual(
