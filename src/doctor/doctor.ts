@@ -16,7 +16,11 @@ export interface DoctorOptions {
   instanceId?: string;
   /** Looker instances checked at once. */
   concurrency?: number;
+  /** Deadline of each Looker request: a hung instance must not hold the doctor for its whole queryTimeout. */
+  lookerTimeoutMs?: number;
 }
+
+const DEFAULT_LOOKER_TIMEOUT_MS = 60_000;
 
 /** The credentials of the instances checked, to be kept out of every message (a second guard). */
 function secretValues(instances: readonly InstanceConfig[]): string[] {
@@ -32,8 +36,11 @@ function scrub(check: Check, secrets: readonly string[]): Check {
   return { ...check, detail: clean(check.detail), ...(check.fix ? { fix: clean(check.fix) } : {}) };
 }
 
-async function checkInstance(instance: InstanceConfig): Promise<Check[]> {
-  const client = new LookerClient(instance);
+async function checkInstance(instance: InstanceConfig, timeoutMs: number): Promise<Check[]> {
+  const client = new LookerClient({
+    ...instance,
+    queryTimeoutMs: Math.min(instance.queryTimeoutMs, timeoutMs),
+  });
   try {
     return await checkLookerInstance(client, instance);
   } finally {
@@ -44,7 +51,9 @@ async function checkInstance(instance: InstanceConfig): Promise<Check[]> {
 export async function runDoctor(config: PipelineConfig, options: DoctorOptions = {}): Promise<DoctorReport> {
   const instances = options.instanceId ? [findInstance(config, options.instanceId)] : config.instances;
   const [looker, gcs, bigquery] = await Promise.all([
-    mapWithConcurrency(instances, options.concurrency ?? 8, checkInstance),
+    mapWithConcurrency(instances, options.concurrency ?? 8, (instance) =>
+      checkInstance(instance, options.lookerTimeoutMs ?? DEFAULT_LOOKER_TIMEOUT_MS),
+    ),
     checkCloudStorage(createStorage(config.gcs, config.bigquery.projectId), config.gcs),
     checkBigQuery(createBigQuery(config.bigquery), config.bigquery),
   ]);

@@ -4,8 +4,9 @@ import type { LookerInstanceSpec } from 'lsa-emulators/looker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackConfig } from '../../src/cli/emulator-config.ts';
 import { parseConfigText } from '../../src/config/load.ts';
-import { ExportFieldsError } from '../../src/doctor/worker-start.ts';
+import { ExportFieldsError, verifyExportFieldsAtWorkerStart } from '../../src/doctor/worker-start.ts';
 import { createLogger } from '../../src/logging.ts';
+import { LookerClients } from '../../src/looker/client.ts';
 import { createContext } from '../../src/pipeline/context.ts';
 import { startWorkerRole } from '../../src/pipeline/roles.ts';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
@@ -56,11 +57,12 @@ const SLOW_QUERIES_WITH_TYPO = `exports:
     cursor: history.created_time`;
 
 let pipeline: TestPipeline;
-const configs: Record<'good' | 'capped' | 'badField' | 'noBucket', string> = {
+const configs: Record<'good' | 'capped' | 'badField' | 'noBucket' | 'unreachable', string> = {
   good: '',
   capped: '',
   badField: '',
   noBucket: '',
+  unreachable: '',
 };
 const yamls: Record<string, string> = {};
 
@@ -94,6 +96,11 @@ beforeAll(async () => {
   variant('badField', [A, B], { exports: ['history', 'slow_queries'], extraYaml: SLOW_QUERIES_WITH_TYPO });
   variant('noBucket', [A], {
     edit: (yaml) => yaml.replace(/^ {2}bucket: .*$/m, '  bucket: lsa-doctor-no-such-bucket'),
+  });
+  // doc-b's Looker at a port nothing listens on
+  variant('unreachable', [A, B], {
+    edit: (yaml) =>
+      yaml.replace(/(baseUrl: )http:\/\/127\.0\.0\.1:\d+(\/instances\/doc-b)/, '$1http://127.0.0.1:9$2'),
   });
 });
 
@@ -239,6 +246,16 @@ describe('lsa doctor', () => {
     expect(failed!.fix).toContain('gs://lsa-doctor-no-such-bucket');
   });
 
+  it('an unreachable Looker fails the login with the baseUrl named', async () => {
+    const run = await doctor(configs.unreachable, ['--json', '--instance', B.id]);
+    expect(run.code, run.output).toBe(1);
+    const [failed, ...others] = failures(run);
+    expect(others).toEqual([]);
+    expect(failed).toMatchObject({ instance: B.id, check: 'login' });
+    expect(failed!.detail).toMatch(/^no answer from http:\/\/127\.0\.0\.1:9\/instances\/doc-b/);
+    expect(failed!.fix).toMatch(/^check baseUrl/);
+  });
+
   it('refuses an unknown --instance with exit 2', async () => {
     const run = await doctor(configs.good, ['--instance', 'nope']);
     expect(run.code).toBe(2);
@@ -292,15 +309,28 @@ describe('worker start', () => {
     );
   });
 
-  it('starts with a warning when one instance is unreachable', async () => {
-    // doc-b's Looker at a port nothing listens on
-    const yaml = yamls.good!.replace(
-      /(baseUrl: )http:\/\/127\.0\.0\.1:\d+(\/instances\/doc-b)/,
-      '$1http://127.0.0.1:9$2',
-    );
-    expect(yaml).not.toBe(yamls.good);
+  it('does not wait for a Looker that hangs: a warning after the timeout', async () => {
+    const faults = pipeline.stack.looker.instance(A.id).faults;
+    faults.inject({ kind: 'hang', on: 'explore', times: 100 });
     const sink = logSink();
-    const context = createContext(parseConfigText(yaml, configs.good), { logger: sink.logger });
+    const clients = new LookerClients();
+    const config = parseConfigText(yamls.good!, configs.good);
+    try {
+      await verifyExportFieldsAtWorkerStart(config.instances, clients, sink.logger, { timeoutMs: 1_000 });
+      expect(sink.text()).toContain('Looker did not answer in time');
+      expect(sink.text()).toContain('"instance":"doc-a"');
+      expect(sink.text()).not.toContain('"instance":"doc-b"');
+    } finally {
+      faults.clear();
+    }
+  });
+
+  it('starts with a warning when one instance is unreachable', async () => {
+    expect(yamls.unreachable).toContain('http://127.0.0.1:9/instances/doc-b');
+    const sink = logSink();
+    const context = createContext(parseConfigText(yamls.unreachable!, configs.unreachable), {
+      logger: sink.logger,
+    });
     try {
       const worker = await startWorkerRole(context);
       await worker.close();
