@@ -22,7 +22,16 @@ const COMMANDS = [
   emulatorsCommand,
 ];
 const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
-  services: Record<string, { command?: string[]; image?: string; environment?: Record<string, string> }>;
+  services: Record<
+    string,
+    {
+      command?: string[];
+      image?: string;
+      environment?: Record<string, string>;
+      ports?: string[];
+      healthcheck?: { test: string[] };
+    }
+  >;
 };
 const readme = readFileSync('README.md', 'utf8');
 
@@ -74,6 +83,38 @@ describe('docker-compose.yml', () => {
       );
     });
     expect(undocumented).toEqual([]);
+  });
+});
+
+describe('docker-compose.yml health and exposure', () => {
+  it('has a healthcheck for every service', () => {
+    const missing = Object.entries(compose.services).filter(([, s]) => !s.healthcheck?.test?.length);
+    expect(missing.map(([name]) => name)).toEqual([]);
+  });
+
+  it('refuses to start a dashboard published beyond loopback without credentials', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      const published = (service.ports ?? []).some((p) => !String(p).startsWith('127.0.0.1:'));
+      const runsDashboard =
+        service.command?.[0] === 'start' && /dashboard|all/.test(service.command.join(' '));
+      if (!published || !runsDashboard) continue;
+      expect(service.environment?.LSA_DASHBOARD_USER, name).toMatch(/^\$\{LSA_DASHBOARD_USER:\?/);
+      expect(service.environment?.LSA_DASHBOARD_PASSWORD, name).toMatch(/^\$\{LSA_DASHBOARD_PASSWORD:\?/);
+      // it probes the port it publishes
+      const port = String(service.ports![0]).split(':').at(-1);
+      expect(service.healthcheck!.test.join(' '), name).toContain(`127.0.0.1:${port}/`);
+    }
+  });
+
+  it("probes the worker's health port, the one the image's HEALTHCHECK reads", () => {
+    const worker = compose.services.worker!;
+    const port = worker.environment!.LSA_HEALTH_PORT!;
+    expect(worker.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${port}/healthz`);
+    const dockerfile = readFileSync('Dockerfile', 'utf8');
+    expect(dockerfile).toMatch(/HEALTHCHECK[\s\S]*LSA_HEALTH_PORT\|\|3000[\s\S]*\/healthz/);
+    expect(dockerfile).toMatch(/AS runtime/);
+    expect(dockerfile).toMatch(/AS demo/);
+    expect(dockerfile).toMatch(/ARG NODE_VERSION=/);
   });
 });
 
