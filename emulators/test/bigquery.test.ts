@@ -621,3 +621,123 @@ describe('faults', () => {
     expect(invalidFault.status).toBe(400);
   });
 });
+
+describe('partition elimination', () => {
+  const table = () => `\`${PROJECT}.${DATASET}.pruned\``;
+
+  async function query(sql: string): Promise<{ bytes: number; statementType: string }> {
+    const [job] = await bigquery.createQueryJob({ query: sql, useLegacySql: false });
+    await job.getQueryResults();
+    const [metadata] = await job.getMetadata();
+    return {
+      bytes: Number(metadata.statistics.query.totalBytesProcessed),
+      statementType: metadata.statistics.query.statementType,
+    };
+  }
+
+  async function addDay(day: string, rows: number) {
+    const uri = putNdjson(
+      uniqueId('day'),
+      Array.from({ length: rows }, (_, i) => ({ id: i, note: 'abcd', created: `${day} 0${i % 10}:00:00` })),
+    );
+    await load(loadConfig('pruned', [uri], { writeDisposition: 'WRITE_APPEND' }));
+  }
+
+  beforeAll(async () => {
+    await bigquery.dataset(DATASET).createTable('pruned', {
+      schema: {
+        fields: [
+          { name: 'id', type: 'INTEGER' },
+          { name: 'note', type: 'STRING' },
+          { name: 'created', type: 'DATETIME' },
+        ],
+      },
+      timePartitioning: { type: 'DAY', field: 'created' },
+      requirePartitionFilter: true,
+    } as never);
+    await addDay('2024-03-01', 10);
+  });
+
+  it('reports the bytes of the partitions a SELECT reads: flat while older partitions grow', async () => {
+    // 10 rows × (8 id + 8 created + 2 + 4 note) = 220 bytes in the partition of 2024-03-01
+    const recent = `SELECT id, note, created FROM ${table()} WHERE created >= DATETIME '2024-03-01 00:00:00'`;
+    expect((await query(recent)).bytes).toBe(220);
+    await addDay('2024-02-01', 10);
+    await addDay('2024-01-01', 10);
+    expect((await query(recent)).bytes).toBe(220);
+    const all = `SELECT id FROM ${table()} WHERE created >= DATETIME '2000-01-01 00:00:00'`;
+    expect((await query(all)).bytes).toBe(30 * 16); // id and the partition column, 30 rows
+    const between = `SELECT id FROM ${table()} WHERE created BETWEEN DATETIME '2024-01-15 00:00:00' AND DATETIME '2024-02-15 00:00:00'`;
+    expect((await query(between)).bytes).toBe(10 * 16);
+  });
+
+  it('refuses a query without a partition filter on a table that requires one, in BigQuery words', async () => {
+    const error = await rejectionOf(bigquery.query(`SELECT COUNT(*) FROM ${table()}`));
+    expect(error.message).toBe(
+      `Cannot query over table '${PROJECT}.${DATASET}.pruned' without a filter over column(s) 'created' that can be used for partition elimination`,
+    );
+    // A condition under OR cannot eliminate partitions either.
+    const or = await rejectionOf(
+      bigquery.query(`SELECT id FROM ${table()} WHERE created >= DATETIME '2024-03-01 00:00:00' OR id = 1`),
+    );
+    expect(or.message).toMatch(/without a filter over column\(s\) 'created'/);
+    const [metadata] = await bigquery.dataset(DATASET).table('pruned').getMetadata();
+    expect(metadata.timePartitioning.requirePartitionFilter).toBe(true);
+  });
+
+  it('prunes the target of a MERGE by a constant range in its ON clause', async () => {
+    // Matches the row of id 5 (created 05:00): an update of the same size, so the partition's bytes stay 220.
+    const source = `(SELECT 5 AS id, 'wxyz' AS note, DATETIME '2024-03-01 05:00:00' AS created)`;
+    const merge = (on: string) =>
+      `MERGE ${table()} T USING ${source} S ON T.id = S.id AND T.created = S.created${on} ` +
+      'WHEN MATCHED THEN UPDATE SET note = S.note ' +
+      'WHEN NOT MATCHED THEN INSERT (id, note, created) VALUES (S.id, S.note, S.created)';
+    const pruned = await query(
+      merge(
+        ` AND T.created >= DATETIME '2024-03-01 00:00:00' AND T.created <= DATETIME '2024-03-01 23:00:00'`,
+      ),
+    );
+    expect(pruned.statementType).toBe('MERGE');
+    expect(pruned.bytes).toBe(220);
+    await addDay('2023-12-01', 10);
+    const again = await query(
+      merge(
+        ` AND T.created >= DATETIME '2024-03-01 00:00:00' AND T.created <= DATETIME '2024-03-01 23:00:00'`,
+      ),
+    );
+    expect(again.bytes).toBe(220);
+    const unpruned = await rejectionOf(query(merge('')));
+    expect(unpruned.message).toMatch(/Cannot query over table/);
+  });
+});
+
+describe('MERGE … WHEN NOT MATCHED BY SOURCE', () => {
+  it('updates the target rows the source lacks, restricted by the clause condition, in one statement', async () => {
+    const tableId = uniqueId('snapshot');
+    const target = `\`${PROJECT}.${DATASET}.${tableId}\``;
+    await bigquery.query(`CREATE TABLE ${target} (inst STRING, id INT64, name STRING, deleted_at TIMESTAMP)`);
+    await bigquery.query(
+      `INSERT INTO ${target} (inst, id, name) VALUES ('a', 1, 'one'), ('a', 2, 'two'), ('b', 1, 'other')`,
+    );
+    const [job] = await bigquery.createQueryJob({
+      query:
+        `MERGE ${target} T USING (SELECT 'a' AS inst, 1 AS id, 'uno' AS name) S ON T.inst = S.inst AND T.id = S.id ` +
+        'WHEN MATCHED THEN UPDATE SET name = S.name, deleted_at = NULL ' +
+        'WHEN NOT MATCHED THEN INSERT (inst, id, name) VALUES (S.inst, S.id, S.name) ' +
+        `WHEN NOT MATCHED BY SOURCE AND T.inst IN ('a') AND T.deleted_at IS NULL ` +
+        `THEN UPDATE SET deleted_at = TIMESTAMP_MILLIS(1700000000000)`,
+      useLegacySql: false,
+    });
+    await job.getQueryResults();
+    const [metadata] = await job.getMetadata();
+    expect(metadata.statistics.query.dmlStats).toMatchObject({ updatedRowCount: '2', insertedRowCount: '0' });
+    const [rows] = await bigquery.query(
+      `SELECT inst, id, name, UNIX_MILLIS(deleted_at) AS gone FROM ${target} ORDER BY inst, id`,
+    );
+    expect(rows).toEqual([
+      { inst: 'a', id: 1, name: 'uno', gone: null },
+      { inst: 'a', id: 2, name: 'two', gone: 1700000000000 },
+      { inst: 'b', id: 1, name: 'other', gone: null },
+    ]);
+  });
+});

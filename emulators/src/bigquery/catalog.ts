@@ -484,7 +484,9 @@ export function tableOptionsFromBody(body: Record<string, unknown>): TableOption
     if (partitioning.expirationMs !== undefined) {
       options.timePartitioning.expirationMs = String(partitioning.expirationMs);
     }
-    if (partitioning.requirePartitionFilter === true) options.timePartitioning.requirePartitionFilter = true;
+    // The table-level field (current API) and the older one inside timePartitioning mean the same.
+    if (partitioning.requirePartitionFilter === true || body.requirePartitionFilter === true)
+      options.timePartitioning.requirePartitionFilter = true;
   }
   const clustering = body.clustering as { fields?: unknown } | undefined;
   if (clustering && Array.isArray(clustering.fields))

@@ -9,9 +9,21 @@ import {
 } from './duckdb-engine.ts';
 import { BigQueryApiError, duplicate, invalid, invalidQuery, notFound } from './errors.ts';
 import { checkTableId, type TableReference, tableLabel } from './names.ts';
+import {
+  partitionBounds,
+  partitionsReadPredicate,
+  type StatementScan,
+  scanOfStatement,
+} from './partitions.ts';
 import { type BoundParameters, bindParameters } from './query-parameters.ts';
 import { quoteIdentifier, type TableSchema } from './schema.ts';
-import { type RewrittenStatement, rewriteScript, type StatementType } from './sql-rewrite.ts';
+import { isPunct, splitTopLevel, tokenize } from './sql-lexer.ts';
+import {
+  type RewriteContext,
+  type RewrittenStatement,
+  rewriteScript,
+  type StatementType,
+} from './sql-rewrite.ts';
 
 // Query jobs (SELECT, DML, DDL, and scripts of several statements) executed by DuckDB after the GoogleSQL rewrite.
 // All statements of a job run while the engine is held exclusively, so a job sees no other job's half-done work.
@@ -46,6 +58,8 @@ export interface QueryResult {
   /** Row counts of the DML statements. */
   dml?: DmlCounts;
   ddlTarget?: TableReference;
+  /** Bytes of the partitions and columns the statements read (statistics.query.totalBytesProcessed). */
+  bytesProcessed: number;
 }
 
 export interface QueryContext {
@@ -89,11 +103,16 @@ export async function runQueryJob(
   projectId: string,
   config: QueryConfiguration,
 ): Promise<QueryResult> {
-  const statements = rewriteScript(config.query, {
+  const rewriteContext: RewriteContext = {
     projectId,
     ...(config.defaultDataset ? { defaultDatasetId: config.defaultDataset.datasetId } : {}),
     parameters: config.parameters,
-  });
+  };
+  const statements = rewriteScript(config.query, rewriteContext);
+  // The same split rewriteScript makes: one GoogleSQL token list per rewritten statement.
+  const scans = splitTopLevel(tokenize(config.query), (t) => isPunct(t, ';'))
+    .filter((s) => s.length > 0)
+    .map((tokens) => scanOfStatement(tokens, rewriteContext));
   const { engine, catalog } = context;
   return engine.exclusive(async (connection) => {
     await engine.ensureProject(connection, projectId);
@@ -108,7 +127,7 @@ export async function runQueryJob(
     } else {
       await connection.run(`USE ${quoteIdentifier(projectId)}`);
     }
-    const result = await runStatements(connection, catalog, statements);
+    const result = await runStatements(connection, catalog, statements, scans, rewriteContext);
     if (config.destination && result.rows) {
       await writeDestination(connection, catalog, config.destination, statements.at(-1)!);
     }
@@ -120,13 +139,20 @@ async function runStatements(
   connection: DuckDBConnection,
   catalog: Catalog,
   statements: RewrittenStatement[],
+  scans: StatementScan[],
+  rewriteContext: RewriteContext,
 ): Promise<QueryResult> {
   const result: QueryResult = {
     statementType: statements.length === 1 ? statements[0]!.statementType : 'SCRIPT',
+    bytesProcessed: 0,
   };
   let openTransaction = false;
   try {
-    for (const statement of statements) {
+    for (const [index, statement] of statements.entries()) {
+      const scan = scans[index];
+      if (scan && READING_STATEMENTS.has(statement.statementType)) {
+        result.bytesProcessed += await bytesRead(connection, catalog, scan, rewriteContext);
+      }
       if (statement.duplicateMatchCheck) await checkSingleMatches(connection, statement.duplicateMatchCheck);
       if (!statement.sql) continue;
       const reader = await connection.runAndReadAll(statement.sql);
@@ -150,6 +176,82 @@ async function runStatements(
     throw translateDuckDbError(error);
   }
   return result;
+}
+
+const READING_STATEMENTS = new Set<StatementType>([
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'MERGE',
+  'CREATE_TABLE_AS_SELECT',
+]);
+
+/** Fixed sizes BigQuery counts per value; STRING and BYTES are 2 + their length. */
+const FIXED_BYTES: Record<string, number> = {
+  INTEGER: 8,
+  INT64: 8,
+  FLOAT: 8,
+  FLOAT64: 8,
+  TIMESTAMP: 8,
+  DATETIME: 8,
+  DATE: 8,
+  TIME: 8,
+  BOOLEAN: 1,
+  BOOL: 1,
+  NUMERIC: 16,
+  BIGNUMERIC: 32,
+};
+
+/**
+ * What the statement reads of each table it names: the rows of the partitions its constant conditions leave,
+ * times the sizes of the columns it mentions. Refuses a table that requires a partition filter and got none.
+ */
+async function bytesRead(
+  connection: DuckDBConnection,
+  catalog: Catalog,
+  scan: StatementScan,
+  rewriteContext: RewriteContext,
+): Promise<number> {
+  let total = 0;
+  const seen = new Set<string>();
+  for (const table of scan.tables) {
+    const info = await catalog.getTable(connection, table.ref, { countRows: false });
+    if (info?.type !== 'TABLE') continue;
+    const { projectId, datasetId, tableId } = info.ref;
+    const label = `${projectId}.${datasetId}.${tableId}`;
+    let where = '';
+    const partitioning = info.timePartitioning;
+    if (partitioning?.field) {
+      const bounds = partitionBounds(table, partitioning.field, scan.bounds);
+      if (bounds.length === 0 && partitioning.requirePartitionFilter) {
+        throw invalidQuery(
+          `Cannot query over table '${label}' without a filter over column(s) '${partitioning.field}' that can be used for partition elimination`,
+        );
+      }
+      const toDuckDb = (googleSql: string) =>
+        rewriteScript(`SELECT ${googleSql}`, rewriteContext)[0]!.sql.replace(/^SELECT\s+/i, '');
+      if (bounds.length > 0)
+        where = ` WHERE ${partitionsReadPredicate(partitioning.field, partitioning.type.toLowerCase(), bounds, toDuckDb)}`;
+    }
+    if (seen.has(label + where)) continue;
+    seen.add(label + where);
+    const fields = info.schema.fields.filter(
+      (f) => scan.columns === 'all' || scan.columns.has(f.name.toLowerCase()),
+    );
+    const fixed = fields.reduce((sum, f) => sum + (FIXED_BYTES[f.type] ?? 0), 0);
+    const variable = fields
+      .filter((f) => FIXED_BYTES[f.type] === undefined)
+      .map((f) => `coalesce(sum(strlen(CAST(${quoteIdentifier(f.name)} AS VARCHAR)) + 2), 0)`);
+    const qualified = qualifiedTableName(projectId, datasetId, tableId);
+    const reader = await connection.runAndReadAll(
+      `SELECT count(*) AS n${variable.map((v, i) => `, ${v} AS v${i}`).join('')} FROM ${qualified}${where}`,
+    );
+    const row = reader.getRows()[0] ?? [];
+    total += Number(row[0] ?? 0) * fixed;
+    for (let i = 1; i < row.length; i++) total += Number(row[i] ?? 0);
+  }
+  return total;
 }
 
 /**

@@ -93,7 +93,7 @@ export function jobResource(job: JobRecord, baseUrl: string) {
   if (job.load) statistics.load = job.load;
   if (job.query) {
     statistics.query = queryStatistics(job);
-    statistics.totalBytesProcessed = '0';
+    statistics.totalBytesProcessed = String(job.query.bytesProcessed ?? 0);
   }
   const status: Record<string, unknown> = { state: job.state };
   if (job.errorResult) status.errorResult = job.errorResult;
@@ -128,8 +128,8 @@ function queryStatistics(job: JobRecord) {
   const result = job.query!;
   return {
     statementType: result.statementType,
-    totalBytesProcessed: '0',
-    totalBytesBilled: '0',
+    totalBytesProcessed: String(result.bytesProcessed ?? 0),
+    totalBytesBilled: String(result.bytesProcessed ?? 0),
     cacheHit: false,
     ...(result.rows ? { schema: schemaResource(result.rows.schema.fields) } : {}),
     ...dmlFields(job),
@@ -163,7 +163,7 @@ export function queryResultsResponse(
   const response: Record<string, unknown> = {
     ...base,
     jobComplete: true,
-    totalBytesProcessed: '0',
+    totalBytesProcessed: String(result.bytesProcessed ?? 0),
     cacheHit: false,
     ...dmlFields(job),
   };
