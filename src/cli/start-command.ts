@@ -3,6 +3,7 @@ import { createLogger, type Logger } from '../logging.ts';
 import { createContext, type PipelineContext } from '../pipeline/context.ts';
 import { type RoleHandle, startSchedulerRole, startWorkerRole } from '../pipeline/roles.ts';
 import { type RunOnceReport, runOnce, type WindowOutcome } from '../pipeline/run-once.ts';
+import { sweepSpool } from '../pipeline/spool-cleanup.ts';
 import { renderTable } from '../pipeline/status.ts';
 import { CONFIG_OPTIONS, type Command, loadConfig, UsageError } from './command.ts';
 import { COMMAND_SUMMARIES } from './summaries.ts';
@@ -24,7 +25,13 @@ export function parseRoles(text: string): Role[] {
 export async function startRoles(context: PipelineContext, roles: Role[]): Promise<RoleHandle[]> {
   const handles: RoleHandle[] = [];
   try {
-    if (roles.includes('worker')) handles.push(await startWorkerRole(context));
+    if (roles.includes('worker')) {
+      // Files a killed node left on this disk, before this node writes its own.
+      await sweepSpool(context).catch((error) =>
+        context.logger.warn({ err: String(error) }, 'spool sweep failed; leftover files stay'),
+      );
+      handles.push(await startWorkerRole(context));
+    }
     if (roles.includes('scheduler')) handles.push(await startSchedulerRole(context));
     if (roles.includes('dashboard')) {
       const dashboard = await startDashboard(context);
