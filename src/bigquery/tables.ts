@@ -3,7 +3,9 @@ import { NonRetryableError } from '../errors.ts';
 import { type ColumnSchema, schemaDifferences, type TableSpec } from './schema.ts';
 
 // Creates the dataset and target tables when missing, and refuses to load into a table whose schema disagrees
-// with the registry (naming each column that differs) rather than guessing a migration.
+// with the registry (naming each column that differs) rather than guessing a migration. The one migration made
+// is the one BigQuery allows in place: NULLABLE columns missing at the end (e.g. `_deleted_at` on a snapshot
+// table created by an earlier version) are appended.
 
 export async function ensureDataset(bigquery: BigQuery, datasetId: string, location: string): Promise<void> {
   const dataset = bigquery.dataset(datasetId);
@@ -37,10 +39,23 @@ export async function ensureTable(bigquery: BigQuery, datasetId: string, spec: T
   }
   const [metadata] = await table.getMetadata();
   const fields = (metadata.schema?.fields ?? []) as { name: string; type?: string; mode?: string }[];
+  const missing = appendableColumns(spec.columns, fields);
+  if (missing.length > 0) {
+    await table.setMetadata({ schema: { fields: [...fields, ...schemaFields(missing)] } });
+    fields.push(...schemaFields(missing));
+  }
   const problems = schemaDifferences(spec.columns, fields);
   if (problems.length > 0) {
     throw new NonRetryableError(
       `table ${datasetId}.${spec.tableId} does not match the export's schema: ${problems.join('; ')}`,
     );
   }
+}
+
+/** Expected NULLABLE columns absent from the table, when every column the table has comes first in order. */
+function appendableColumns(expected: ColumnSchema[], actual: { name: string }[]): ColumnSchema[] {
+  const prefixMatches = actual.every((c, i) => expected[i]?.name === c.name);
+  if (!prefixMatches) return [];
+  const missing = expected.slice(actual.length);
+  return missing.every((c) => c.mode === 'NULLABLE') ? missing : [];
 }

@@ -430,8 +430,25 @@ function resolve(
       staleAfterMs: parseDuration(raw.notify.staleAfter)!,
       checkIntervalMs: parseDuration(raw.notify.checkInterval)!,
     },
+    load: {
+      batch: {
+        maxWaitMs: parseDuration(raw.load.batch.maxWait)!,
+        quietMs: parseDuration(raw.load.batch.quiet)!,
+        maxWindows: raw.load.batch.maxWindows,
+        maxBytes: parseByteSize(raw.load.batch.maxBytes),
+      },
+    },
     dashboard: raw.dashboard,
   };
+}
+
+const BYTE_UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
+
+/** `10GB` → 10,000,000,000 (decimal units, as BigQuery's quotas are stated); a number is bytes already. */
+function parseByteSize(value: number | string): number {
+  if (typeof value === 'number') return value;
+  const [, amount, unit] = /^(\d+(?:\.\d+)?)\s*([A-Za-z]+)$/.exec(value)!;
+  return Math.round(Number(amount) * BYTE_UNITS[unit!.toUpperCase()]!);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -64,6 +64,10 @@ export interface PipelineConfig {
   };
   /** Operator notifications; undefined when none are configured. */
   notify: { webhook: string; staleAfterMs: number; checkIntervalMs: number } | undefined;
+  load: {
+    /** Windows of one target table loaded together: one load job and one MERGE per batch. */
+    batch: { maxWaitMs: number; quietMs: number; maxWindows: number; maxBytes: number };
+  };
   dashboard: { host: string; port: number };
 }
 

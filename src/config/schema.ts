@@ -208,6 +208,25 @@ export const configSchema = z.strictObject({
       checkInterval: duration.default('1m'),
     })
     .optional(),
+  /** Loads: windows of one target table ready close together share one load job and one MERGE. */
+  load: z
+    .strictObject({
+      batch: z
+        .strictObject({
+          /** The longest a window waits for its batch to close. */
+          maxWait: duration.default('60s'),
+          /** A batch closes sooner once no window joined it for this long. */
+          quiet: duration.default('2s'),
+          /** 1 loads every window alone (one load job and one MERGE per window). At most 10,000 objects a job. */
+          maxWindows: z.int().min(1).max(10_000).default(500),
+          /** Gzipped bytes of a batch's objects: `500MB`, `10GB`, `1TB` (or a number of bytes). */
+          maxBytes: z
+            .union([z.int().min(1), z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB)$/i)])
+            .default('10GB'),
+        })
+        .default({ maxWait: '60s', quiet: '2s', maxWindows: 500, maxBytes: '10GB' }),
+    })
+    .default({ batch: { maxWait: '60s', quiet: '2s', maxWindows: 500, maxBytes: '10GB' } }),
   dashboard: z
     .strictObject({ host: z.string().default('0.0.0.0'), port: z.int().min(0).max(65535).default(3000) })
     .default({ host: '0.0.0.0', port: 3000 }),

@@ -52,10 +52,17 @@ export const loadPayload = z.strictObject({
   rows: z.int().min(1),
 });
 
+/** A batch of windows of one target table (the export's table), numbered per table. */
+export const loadBatchPayload = z.strictObject({
+  exportName,
+  batch: z.int().min(1),
+});
+
 export type TickPayload = z.infer<typeof tickPayload>;
 export type ExtractPayload = z.infer<typeof extractPayload>;
 export type UploadPayload = z.infer<typeof uploadPayload>;
 export type LoadPayload = z.infer<typeof loadPayload>;
+export type LoadBatchPayload = z.infer<typeof loadBatchPayload>;
 
 /**
  * Exponential backoff with jitter; `base` is `workers.backoff` from config (default 5s), scaled per queue: an
@@ -95,6 +102,13 @@ export const catalog = {
     schema: loadPayload,
     options: (base: number): JobsOptions => ({ attempts: 6, backoff: backoff(base, 3), ...retention }),
     jobId: (data: WindowRef) => `load-${windowKey(data)}`,
+  },
+  loadBatch: {
+    /** One load job and one MERGE for many windows of one table; each window's load job waits for it. */
+    queue: 'load-batch',
+    schema: loadBatchPayload,
+    options: (base: number): JobsOptions => ({ attempts: 6, backoff: backoff(base, 3), ...retention }),
+    jobId: (data: LoadBatchPayload) => `load-batch-${data.exportName}-b${data.batch}`,
   },
 } as const;
 

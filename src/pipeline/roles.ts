@@ -11,6 +11,7 @@ import { validatedProcessor } from './processor.ts';
 import { processExtract } from './processors/extract.ts';
 import { fanout } from './processors/fanout.ts';
 import { processLoad } from './processors/load.ts';
+import { processLoadBatch } from './processors/load-batch.ts';
 import { processUpload } from './processors/upload.ts';
 import { reconcileSchedulers } from './schedulers.ts';
 import { notifyStaleExports } from './stale-watch.ts';
@@ -155,8 +156,15 @@ export async function startWorkerRole(context: PipelineContext): Promise<RoleHan
     ),
     new Worker(
       catalog.load.queue,
-      validatedProcessor(context, catalog.load.queue, catalog.load.schema, (job, data) =>
-        processLoad(context, job, data),
+      validatedProcessor(context, catalog.load.queue, catalog.load.schema, (job, data, token) =>
+        processLoad(context, job, data, token),
+      ),
+      workerOptions(context, config.workers.loadConcurrency),
+    ),
+    new Worker(
+      catalog.loadBatch.queue,
+      validatedProcessor(context, catalog.loadBatch.queue, catalog.loadBatch.schema, (job, data, token) =>
+        processLoadBatch(context, job, data, token),
       ),
       workerOptions(context, config.workers.loadConcurrency),
     ),

@@ -1,64 +1,180 @@
-import type { Job } from 'bullmq';
-import { loadWindow } from '../../bigquery/load.ts';
+import { DelayedError, type Job } from 'bullmq';
+import { dropStagingTable, loadBatch } from '../../bigquery/load.ts';
 import { tableSpec } from '../../bigquery/schema.ts';
 import { ensureDataset } from '../../bigquery/tables.ts';
 import { findExport, findInstance } from '../../config/model.ts';
+import { NonRetryableError } from '../../errors.ts';
 import type { UploadResult } from '../../gcs/upload.ts';
 import { windowId } from '../../window.ts';
-import type { LoadPayload } from '../catalog.ts';
+import { batching, ensureBatchJob } from '../batching/batching.ts';
+import { catalog, type LoadPayload, UPLOAD_QUEUE_PREFIX } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 
-// Load one staged window into BigQuery, then, and only then, commit the window in Redis: the watermark moves
-// forward (compare-and-set) and, once the initial load's last window is in, the initial-load flag turns off.
+// The load job of one window. With `load.batch.maxWindows: 1` it loads its window alone (one load job, one
+// MERGE) and commits it. Otherwise it hands its window to the open batch of its table (`load-batch` queue) and
+// waits for it, delayed — holding no worker slot — until the batch wakes it with the outcome:
+//   committed → the job completes with its rows (the batch committed the window in Redis after its MERGE);
+//   rejected  → BigQuery refused this window's object: it is loaded alone, now, so it never holds others back;
+//   failed    → the batch failed for good: this attempt fails, and the retry joins a new batch.
+// So Bull Board shows one load job per window, waiting (delayed) while its batch runs, and retryable there.
 
 export interface LoadOutcome {
   uri: string;
   rowsLoaded: number;
+  quarantined: number;
   inserted: number;
   updated: number;
   watermark: string | null;
+  /** The `load-batch` job that loaded the window; absent when it was loaded alone. */
+  batchJobId?: string;
 }
+
+/** How long a waiting window sleeps if its batch never wakes it (a crash between two steps): then it looks. */
+const RECHECK_MARGIN_MS = 5_000;
 
 export async function processLoad(
   context: PipelineContext,
   job: Job,
   data: LoadPayload,
+  token: string | undefined,
+): Promise<LoadOutcome> {
+  const upload = await uploadOf(context, job);
+  const limits = context.config.load.batch;
+  if (limits.maxWindows === 1) return loadAlone(context, job, data, upload);
+  const { store } = batching(context);
+  const loadJobId = job.id!;
+  const registration = await store.registration(loadJobId);
+  if (registration?.outcome === 'committed') return JSON.parse(registration.detail!) as LoadOutcome;
+  if (registration?.outcome === 'rejected') {
+    await job.log(`taken out of batch ${registration.batch}: ${registration.detail}; loading it alone`);
+    return loadAlone(context, job, data, upload);
+  }
+  if (registration?.outcome === 'failed') {
+    await store.forget(loadJobId);
+    const { message, final } = JSON.parse(registration.detail!) as { message: string; final: boolean };
+    const text = `its batch ${registration.batch} failed: ${message}`;
+    throw final ? new NonRetryableError(text) : new Error(text);
+  }
+  if (registration?.outcome === 'pending') {
+    // Woken before the outcome: the batch may have died for good without settling its windows.
+    const batchJobId = catalog.loadBatch.jobId({ exportName: data.exportName, batch: registration.batch });
+    const batchJob = await batching(context).queue.getJob(batchJobId);
+    const state = batchJob ? await batchJob.getState() : 'missing';
+    if (state === 'failed' || state === 'missing') {
+      await store.forget(loadJobId);
+      throw new Error(`its batch job ${batchJobId} is ${state}: joining a new batch on retry`);
+    }
+    return wait(context, job, token, `still waiting for ${batchJobId} (${state})`);
+  }
+  const joined = await store.join(
+    {
+      loadJobId,
+      instanceId: data.instanceId,
+      exportName: data.exportName,
+      plan: data.plan,
+      window: data.window,
+      sourceUri: upload.uri,
+      bytes: upload.bytes,
+      rows: data.rows,
+      ...(upload.extractedAt ? { extractedAt: upload.extractedAt } : {}),
+    },
+    limits,
+    Date.now(),
+  );
+  const batchJobId = await ensureBatchJob(
+    context,
+    data.exportName,
+    joined.batch,
+    Math.min(limits.quietMs, limits.maxWaitMs),
+    joined.full,
+  );
+  return wait(
+    context,
+    job,
+    token,
+    `waiting for batch ${batchJobId} (${joined.windows} windows, ${joined.bytes} bytes so far${joined.full ? ': full, running now' : ''})`,
+  );
+}
+
+async function wait(
+  context: PipelineContext,
+  job: Job,
+  token: string | undefined,
+  why: string,
+): Promise<never> {
+  if (!token) throw new Error(`load ${job.id} cannot wait for its batch without a worker token`);
+  const { maxWaitMs, quietMs } = context.config.load.batch;
+  await job.log(why);
+  await job.moveToDelayed(Date.now() + maxWaitMs + quietMs + RECHECK_MARGIN_MS, token);
+  throw new DelayedError();
+}
+
+interface UploadedWindow extends UploadResult {
+  /** `_extracted_at` of the window's rows, from the upload job's manifest. */
+  extractedAt?: string;
+}
+
+async function uploadOf(context: PipelineContext, job: Job): Promise<UploadedWindow> {
+  const children = Object.entries(await job.getChildrenValues()) as [string, UploadResult][];
+  const found = children.find(([, value]) => typeof value?.uri === 'string');
+  if (!found) throw new Error(`load ${job.id}: its upload child reported no object`);
+  const [childKey, upload] = found;
+  const [queueName, jobId] = childKey.slice(context.config.redis.prefix.length + 1).split(/:(.*)/s) as [
+    string,
+    string,
+  ];
+  if (!queueName.startsWith(UPLOAD_QUEUE_PREFIX)) return upload;
+  const child = await context.queues.upload(queueName.slice(UPLOAD_QUEUE_PREFIX.length)).getJob(jobId);
+  const extractedAt = (child?.data as { manifest?: { extractedAt?: string } } | undefined)?.manifest
+    ?.extractedAt;
+  return extractedAt ? { ...upload, extractedAt } : upload;
+}
+
+/** One window, one load job and one MERGE (`maxWindows: 1`, or a window taken out of its batch). */
+async function loadAlone(
+  context: PipelineContext,
+  job: Job,
+  data: LoadPayload,
+  upload: UploadedWindow,
 ): Promise<LoadOutcome> {
   const instance = findInstance(context.config, data.instanceId);
   const resolved = findExport(instance, data.exportName);
-  const children = Object.values(await job.getChildrenValues()) as UploadResult[];
-  const upload = children.find((c) => typeof c?.uri === 'string');
-  if (!upload) throw new Error(`load ${job.id}: its upload child reported no object`);
   const { bigquery: bq } = context.config;
   await ensureDataset(context.bigquery, bq.dataset, bq.location);
   const id = windowId(data.window);
-  const result = await loadWindow({
+  // BigQuery job ids and the staging table name include the plan: a window planned again (after a reset) must
+  // not find the jobs of its earlier plan and take their result for its own.
+  const planned = `${id}-p${data.plan}`;
+  const result = await loadBatch({
     bigquery: context.bigquery,
     projectId: bq.projectId,
     datasetId: bq.dataset,
     location: bq.location,
     spec: tableSpec(resolved.definition),
     strategy: resolved.settings.loadStrategy,
-    instanceId: instance.id,
-    // BigQuery job ids and the staging table name include the plan: a window planned again (after a reset)
-    // must not find the jobs of its earlier plan and take their result for its own.
-    windowId: `${id}-p${data.plan}`,
-    sourceUri: upload.uri,
+    batchKey: `${instance.id}_${planned}`,
+    windows: [
+      {
+        instanceId: instance.id,
+        windowId: planned,
+        sourceUri: upload.uri,
+        rows: data.rows,
+        ...(upload.extractedAt ? { extractedAt: upload.extractedAt } : {}),
+        ...(data.window.kind === 'snapshot' ? { snapshotAtMs: data.window.atMs } : {}),
+      },
+    ],
     attempt: job.attemptsMade,
   });
-  if (result.rowsLoaded !== data.rows) {
-    throw new Error(
-      `load ${job.id}: BigQuery loaded ${result.rowsLoaded} rows, the extract wrote ${data.rows}`,
-    );
-  }
   const { watermark } = await context.exportState.commitWindow(instance.id, data.exportName, id);
   await context.runStatus.recordLoad(instance.id, data.exportName, result.rowsLoaded);
+  await dropStagingTable(context.bigquery, bq.dataset, result.stagingTable);
   await job.log(
-    `loaded ${result.rowsLoaded} rows (${result.inserted} inserted, ${result.updated} updated) by ${result.jobIds.join(', ')}; watermark ${watermark ?? 'unchanged'}`,
+    `loaded ${result.rowsLoaded} rows (${result.inserted} inserted, ${result.updated} updated, ${result.quarantined} quarantined) by ${result.jobIds.join(', ')}; watermark ${watermark ?? 'unchanged'}`,
   );
   return {
     uri: upload.uri,
     rowsLoaded: result.rowsLoaded,
+    quarantined: result.quarantined,
     inserted: result.inserted,
     updated: result.updated,
     watermark,

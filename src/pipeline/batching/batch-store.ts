@@ -1,0 +1,255 @@
+import type { Redis } from 'ioredis';
+import type { ExtractWindow } from '../../window.ts';
+
+// Load batches in Redis. Per target table a counter names the batch windows currently join; a batch is a hash
+// (its state, timing, size, and one field per window); each window's load job has a small hash saying which batch
+// holds it and what came of it. Joining and closing are Lua scripts, so a window either joins a batch before it
+// closes (and is loaded by it) or finds it closed and opens the next one: never both, never neither.
+//
+// Batch states: open (windows may join) → full (maxWindows/maxBytes reached: no more joins, run now) → closed (its
+// job took the window list) → done. Window outcomes: pending → committed | rejected (BigQuery refused its rows: it
+// is loaded alone) | failed (its batch failed for good: its job retries and joins a new batch).
+
+/** What a batch needs to know of a window, recorded when the window joins. */
+export interface BatchWindow {
+  loadJobId: string;
+  instanceId: string;
+  exportName: string;
+  plan: number;
+  window: ExtractWindow;
+  sourceUri: string;
+  bytes: number;
+  rows: number;
+  extractedAt?: string;
+}
+
+export type WindowOutcome = 'pending' | 'committed' | 'rejected' | 'failed';
+
+export interface WindowRegistration {
+  exportName: string;
+  batch: number;
+  outcome: WindowOutcome;
+  /** committed: the window's load outcome (JSON); rejected/failed: why. */
+  detail: string | undefined;
+}
+
+export interface Joined {
+  batch: number;
+  windows: number;
+  bytes: number;
+  /** The batch reached maxWindows or maxBytes with this window: run it now. */
+  full: boolean;
+}
+
+export interface BatchLimits {
+  maxWaitMs: number;
+  quietMs: number;
+  maxWindows: number;
+  maxBytes: number;
+}
+
+export type Closing =
+  | { kind: 'wait'; untilMs: number }
+  | { kind: 'closed'; windows: BatchWindow[]; rejected: Set<string> };
+
+// KEYS: table counter, batch n, batch n+1, window hash. ARGV: n, load job id, entry, bytes, now, maxWindows,
+// maxBytes, export. Returns {-1} when the counter moved since it was read (the caller reads it again), else
+// {batch, windows, bytes, full}. A window already pending in a batch gets that batch back (idempotent).
+const JOIN = `
+local counter, current, nextBatch, windowKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local n, id, entry, bytes, now = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local maxWindows, maxBytes = tonumber(ARGV[6]), tonumber(ARGV[7])
+if redis.call('HGET', windowKey, 'outcome') == 'pending' then
+  local joined = tonumber(redis.call('HGET', windowKey, 'batch'))
+  return {joined, 0, 0, 0, 1}
+end
+if tonumber(redis.call('GET', counter) or '0') ~= n then return {-1} end
+local batch, key = n, current
+if n == 0 or redis.call('HGET', current, 'state') ~= 'open' then
+  batch, key = n + 1, nextBatch
+  redis.call('SET', counter, tostring(batch))
+  redis.call('HSET', key, 'state', 'open', 'openedAt', now, 'windows', 0, 'bytes', 0)
+end
+redis.call('HSET', key, 'w:' .. id, entry, 'lastAt', now)
+local windows = redis.call('HINCRBY', key, 'windows', 1)
+local total = redis.call('HINCRBY', key, 'bytes', bytes)
+local full = 0
+if windows >= maxWindows or total >= maxBytes then
+  redis.call('HSET', key, 'state', 'full')
+  full = 1
+end
+redis.call('DEL', windowKey)
+redis.call('HSET', windowKey, 'export', ARGV[8], 'batch', tostring(batch), 'outcome', 'pending')
+return {batch, windows, total, full, 0}
+`;
+
+// KEYS: batch. ARGV: now, maxWait, quiet. Returns {'wait', until} while an open batch may still grow, else
+// {'closed', field, value, …} with every field of the batch (it is closed from now on).
+const CLOSE = `
+local batch = KEYS[1]
+local now, maxWait, quiet = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local state = redis.call('HGET', batch, 'state')
+if state == 'open' then
+  local closeAt = math.min(tonumber(redis.call('HGET', batch, 'openedAt')) + maxWait,
+    tonumber(redis.call('HGET', batch, 'lastAt')) + quiet)
+  if now < closeAt then return {'wait', tostring(closeAt)} end
+end
+if state == 'open' or state == 'full' then redis.call('HSET', batch, 'state', 'closed') end
+local all = redis.call('HGETALL', batch)
+table.insert(all, 1, 'closed')
+return all
+`;
+
+// KEYS: window hash. ARGV: export, batch, outcome, detail. Sets the outcome only if the window is still pending
+// in that batch (a window that moved on is not touched).
+const SETTLE = `
+if redis.call('HGET', KEYS[1], 'outcome') ~= 'pending' then return 0 end
+if redis.call('HGET', KEYS[1], 'batch') ~= ARGV[2] or redis.call('HGET', KEYS[1], 'export') ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'outcome', ARGV[3], 'detail', ARGV[4])
+return 1
+`;
+
+/** Batches and window outcomes live a week after they were last touched, like completed jobs. */
+const TTL_SECONDS = 7 * 86_400;
+
+type Scripts = {
+  lsaBatchJoin(...args: string[]): Promise<number[]>;
+  lsaBatchClose(...args: string[]): Promise<string[]>;
+  lsaBatchSettle(...args: string[]): Promise<number>;
+};
+
+export class BatchStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    redis.defineCommand('lsaBatchJoin', { numberOfKeys: 4, lua: JOIN });
+    redis.defineCommand('lsaBatchClose', { numberOfKeys: 1, lua: CLOSE });
+    redis.defineCommand('lsaBatchSettle', { numberOfKeys: 1, lua: SETTLE });
+  }
+
+  private get scripts(): Scripts {
+    return this.redis as unknown as Scripts;
+  }
+
+  /** The number of the batch windows of this table join now (0 before the first). */
+  private counterKey(exportName: string): string {
+    return `${this.prefix}:batch:${exportName}`;
+  }
+
+  batchKey(exportName: string, batch: number): string {
+    return `${this.prefix}:batch:${exportName}:${batch}`;
+  }
+
+  windowKey(loadJobId: string): string {
+    return `${this.prefix}:batch-window:${loadJobId}`;
+  }
+
+  async join(window: BatchWindow, limits: BatchLimits, nowMs: number): Promise<Joined & { again: boolean }> {
+    const counter = this.counterKey(window.exportName);
+    for (;;) {
+      const n = Number((await this.redis.get(counter)) ?? 0);
+      const result = await this.scripts.lsaBatchJoin(
+        counter,
+        this.batchKey(window.exportName, n),
+        this.batchKey(window.exportName, n + 1),
+        this.windowKey(window.loadJobId),
+        String(n),
+        window.loadJobId,
+        JSON.stringify(window),
+        String(window.bytes),
+        String(nowMs),
+        String(limits.maxWindows),
+        String(limits.maxBytes),
+        window.exportName,
+      );
+      if (result[0] === -1) continue; // another window opened a batch in between
+      const [batch, windows, bytes, full, again] = result.map(Number) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      await this.redis
+        .multi()
+        .expire(this.batchKey(window.exportName, batch), TTL_SECONDS)
+        .expire(this.windowKey(window.loadJobId), TTL_SECONDS)
+        .exec();
+      return { batch, windows, bytes, full: full === 1, again: again === 1 };
+    }
+  }
+
+  /** Closes the batch when it is due (full, maxWait since it opened, or quiet since the last join). */
+  async close(exportName: string, batch: number, limits: BatchLimits, nowMs: number): Promise<Closing> {
+    const reply = await this.scripts.lsaBatchClose(
+      this.batchKey(exportName, batch),
+      String(nowMs),
+      String(limits.maxWaitMs),
+      String(limits.quietMs),
+    );
+    if (reply[0] === 'wait') return { kind: 'wait', untilMs: Number(reply[1]) };
+    const windows: BatchWindow[] = [];
+    const rejected = new Set<string>();
+    for (let i = 1; i < reply.length; i += 2) {
+      const field = reply[i]!;
+      if (field.startsWith('w:')) windows.push(JSON.parse(reply[i + 1]!) as BatchWindow);
+      if (field.startsWith('r:')) rejected.add(field.slice(2));
+    }
+    return { kind: 'closed', windows, rejected };
+  }
+
+  /** Takes windows out of the batch (their rows were refused); a replay of the batch leaves them out too. */
+  async reject(exportName: string, batch: number, windows: BatchWindow[], reason: string): Promise<void> {
+    if (windows.length === 0) return;
+    await this.redis.hset(
+      this.batchKey(exportName, batch),
+      Object.fromEntries(windows.map((w) => [`r:${w.loadJobId}`, '1'])),
+    );
+    for (const window of windows) await this.settle(window, batch, 'rejected', reason);
+  }
+
+  async settle(window: BatchWindow, batch: number, outcome: WindowOutcome, detail: string): Promise<boolean> {
+    const set = await this.scripts.lsaBatchSettle(
+      this.windowKey(window.loadJobId),
+      window.exportName,
+      String(batch),
+      outcome,
+      detail.slice(0, 4000),
+    );
+    return set === 1;
+  }
+
+  /** Once per window, however often its commit is replayed: true the first time (count its rows then). */
+  async firstCommit(loadJobId: string): Promise<boolean> {
+    return (await this.redis.hsetnx(this.windowKey(loadJobId), 'counted', '1')) === 1;
+  }
+
+  async markBatch(exportName: string, batch: number, state: 'done' | 'failed'): Promise<void> {
+    await this.redis.hset(this.batchKey(exportName, batch), 'state', state);
+  }
+
+  async registration(loadJobId: string): Promise<WindowRegistration | null> {
+    const [exportName, batch, outcome, detail] = await this.redis.hmget(
+      this.windowKey(loadJobId),
+      'export',
+      'batch',
+      'outcome',
+      'detail',
+    );
+    if (!exportName || !batch || !outcome) return null;
+    return {
+      exportName,
+      batch: Number(batch),
+      outcome: outcome as WindowOutcome,
+      detail: detail ?? undefined,
+    };
+  }
+
+  /** Forgets the window's registration, so its next attempt joins a new batch. */
+  async forget(loadJobId: string): Promise<void> {
+    await this.redis.del(this.windowKey(loadJobId));
+  }
+}
