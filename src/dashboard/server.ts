@@ -131,7 +131,13 @@ export async function startDashboard(
   });
   app.get('/', async (_req, res, next) => {
     try {
-      res.type('html').send(renderStatusPage(await collectStatus(context)));
+      const [status, health, schedulers] = await Promise.all([
+        collectStatus(context),
+        checkHealth(context),
+        context.queues.scheduler.getJobSchedulers(0, -1),
+      ]);
+      const nextRuns = schedulers.map((s) => ({ id: s.key, nextMs: s.next ?? null }));
+      res.type('html').send(renderStatusPage({ status, health, nextRuns, version: buildInfo().version }));
     } catch (error) {
       next(error);
     }

@@ -145,7 +145,13 @@ describe('retrying a failed upload in Bull Board', () => {
 
     // the status page and the metrics report it
     const page = await (await fetch(`${dashboard.url}/`, { headers: authorized })).text();
-    expect(page).toMatch(/<td>solo<\/td><td>user<\/td><td>done<\/td>/);
+    expect(page).toMatch(/<b>solo<\/b> <span style="color:#1a7f37">green<\/span>/);
+    expect(page).toMatch(
+      /<td>user<\/td><td title="[^"]+">(just now|\d+ s ago)<\/td>\n<td>done<\/td><td>0<\/td><td>0<\/td>/,
+    );
+    expect(page).toContain(`<td>${context.nodeId}</td>`);
+    for (const link of ['href="admin/queues"', 'href="reports"', 'href="metrics"'])
+      expect(page).toContain(link);
     const metrics = await (await fetch(`${dashboard.url}/metrics`, { headers: authorized })).text();
     expect(metrics).toContain(`lsa_rows_loaded_total{instance="solo",export="user"} ${keys.length}`);
     expect(metrics).toContain('lsa_initial_load_done{instance="solo",export="user"} 1');
