@@ -4,7 +4,7 @@ import { startBigQueryEmulator } from 'lsa-emulators/bigquery';
 import { MemoryObjectStore } from 'lsa-emulators/gcs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBigQuery } from '../../src/bigquery/client.ts';
-import { type LoadRequest, loadWindow } from '../../src/bigquery/load.ts';
+import { type LoadRequest, loadBatch, loadWindow } from '../../src/bigquery/load.ts';
 import { tableSpec } from '../../src/bigquery/schema.ts';
 import { ensureDataset } from '../../src/bigquery/tables.ts';
 import { builtInExport } from '../../src/exports/registry.ts';
@@ -172,5 +172,176 @@ describe('load', () => {
     const retry = await append('a2', 1);
     expect(retry.jobIds[0]).toMatch(/_a0$/);
     expect(await rows('history')).toHaveLength(4);
+  });
+});
+
+describe('batches, pruning, snapshots, quarantine', () => {
+  const history = tableSpec(builtInExport('history')!);
+  const user = tableSpec(builtInExport('user')!);
+  const extractedAt = (day: string) => `${day}T23:00:00.000Z`;
+  const historyRow = (id: number, day: string, instance = 'prod-eu') => ({
+    looker_instance: instance,
+    id,
+    created_time: `${day} 10:00:00`,
+    _extracted_at: extractedAt(day),
+  });
+  const windowOf = (instance: string, day: string, rows: object[]) => ({
+    instanceId: instance,
+    windowId: `${instance}-${day}`,
+    sourceUri: stage(`h-${instance}-${day}.jsonl.gz`, rows),
+    rows: rows.length,
+    extractedAt: extractedAt(day),
+  });
+  const batch = (spec = history, windows: ReturnType<typeof windowOf>[], key: string, attempt = 0) =>
+    loadBatch({
+      bigquery,
+      projectId: PROJECT,
+      datasetId: DATASET,
+      location: 'US',
+      spec,
+      strategy: 'merge',
+      batchKey: key,
+      windows,
+      attempt,
+    });
+  const day = (n: number) => `2026-10-${String(n).padStart(2, '0')}`;
+  const rowsOfDay = (n: number, count: number, instance = 'prod-eu') =>
+    Array.from({ length: count }, (_, i) => historyRow(n * 1000 + i, day(n), instance));
+
+  async function jobsNamed(prefix: string) {
+    const [jobs] = await bigquery.getJobs({ allUsers: true });
+    return jobs.filter((j) => j.id?.startsWith(prefix));
+  }
+
+  it('a batch of many windows is one load job and one MERGE, with rows counted per window', async () => {
+    const windows = [1, 2, 3].flatMap((n) => [
+      windowOf('prod-eu', day(n), rowsOfDay(n, 4)),
+      windowOf('prod-us', day(n), rowsOfDay(n, 2, 'prod-us')),
+    ]);
+    const result = await batch(history, windows, 'b1');
+    expect(result.jobIds).toEqual(['lsa_stage_history_b1_a0', 'lsa_merge_history_b1_a0']);
+    expect(await jobsNamed('lsa_stage_history_b1_')).toHaveLength(1);
+    expect(await jobsNamed('lsa_merge_history_b1_')).toHaveLength(1);
+    expect(result).toMatchObject({ rowsLoaded: 18, inserted: 18, quarantined: 0 });
+    expect(result.windows.map((w) => [w.windowId, w.rows])).toEqual(windows.map((w) => [w.windowId, w.rows]));
+  });
+
+  it('the MERGE reads only the partitions of its rows: bytes processed stay flat as older partitions grow', async () => {
+    const first = await batch(history, [windowOf('prod-eu', day(20), rowsOfDay(20, 5))], 'p1');
+    // Older partitions grow a lot...
+    await batch(
+      history,
+      [4, 5, 6, 7].map((n) => windowOf('prod-eu', day(n), rowsOfDay(n, 50))),
+      'p2',
+    );
+    // ...and a window of the same size in a new partition reads as much as the first one did.
+    const later = await batch(history, [windowOf('prod-eu', day(21), rowsOfDay(21, 5))], 'p3');
+    expect(first.bytesProcessed).toBeGreaterThan(0);
+    expect(later.bytesProcessed).toBe(first.bytesProcessed);
+    // content_usage's cursor moves after insert: its MERGE reads every partition of its instances (no duplicate
+    // when a row moves to a new partition).
+    const uri = stage('moved.jsonl.gz', [{ ...row(1, 11), last_accessed_time: '2026-12-01 10:00:00' }]);
+    await loadWindow(request({ windowId: 'moved', sourceUri: uri }));
+    const moved = (await rows('content_usage')).filter((r) => r.id === 1);
+    expect(moved).toHaveLength(1);
+    expect(moved[0]!.last_accessed_time).toEqual({ value: '2026-12-01T10:00:00' });
+  });
+
+  it('a snapshot marks rows gone from its instance with _deleted_at in the same MERGE, and clears it when they are back', async () => {
+    const userRow = (id: number, instance: string, at: string) => ({
+      looker_instance: instance,
+      id,
+      _extracted_at: at,
+    });
+    const snapshot = (key: string, instance: string, ids: number[], atMs: number) => {
+      const at = new Date(atMs).toISOString();
+      return {
+        instanceId: instance,
+        windowId: `snap-${key}-${instance}`,
+        sourceUri: stage(
+          `u-${key}-${instance}.jsonl.gz`,
+          ids.map((id) => userRow(id, instance, at)),
+        ),
+        rows: ids.length,
+        extractedAt: at,
+        snapshotAtMs: atMs,
+      };
+    };
+    const t1 = Date.parse('2026-11-01T00:00:00Z');
+    const t2 = Date.parse('2026-11-02T00:00:00Z');
+    const t3 = Date.parse('2026-11-03T00:00:00Z');
+    await batch(user, [snapshot('1', 'a', [1, 2, 3], t1), snapshot('1', 'b', [1, 2], t1)], 's1');
+    const second = await batch(user, [snapshot('2', 'a', [1, 3], t2)], 's2');
+    // one statement did it: the stage load and the MERGE, no separate UPDATE or DELETE
+    expect(second.jobIds).toEqual(['lsa_stage_user_s2_a0', 'lsa_merge_user_s2_a0']);
+    const deleted = async () => {
+      const [result] = await bigquery.query(
+        `SELECT looker_instance AS i, id, UNIX_MILLIS(_deleted_at) AS gone FROM \`${PROJECT}.${DATASET}.user\` ORDER BY i, id`,
+      );
+      return (result as { i: string; id: number; gone: number | null }[]).map((r) => [r.i, r.id, r.gone]);
+    };
+    expect(await deleted()).toEqual([
+      ['a', 1, null],
+      ['a', 2, t2],
+      ['a', 3, null],
+      ['b', 1, null],
+      ['b', 2, null],
+    ]);
+    await batch(user, [snapshot('3', 'a', [1, 2, 3], t3)], 's3');
+    expect((await deleted()).filter(([, , gone]) => gone !== null)).toEqual([]);
+  });
+
+  it('quarantined lines land in _lsa_quarantine once, and count in the loaded rows', async () => {
+    const at = extractedAt(day(25));
+    const quarantined = (raw: string) => ({
+      looker_instance: 'prod-eu',
+      _extracted_at: at,
+      _lsa_quarantine_reason: 'history.id: not a number',
+      _lsa_raw: raw,
+    });
+    const lines = [...rowsOfDay(25, 3), quarantined('{"history.id":"x"}'), quarantined('{"history.id":"y"}')];
+    const window = { ...windowOf('prod-eu', day(25), lines), windowId: 'q-window-p1' };
+    const first = await batch(history, [window], 'q1');
+    expect(first).toMatchObject({ rowsLoaded: 5, quarantined: 2, inserted: 3 });
+    expect(first.windows[0]).toMatchObject({ rows: 5, quarantined: 2 });
+    const replay = await batch(history, [window], 'q1', 1);
+    expect(replay.quarantined).toBe(2);
+    const [result] = await bigquery.query(
+      `SELECT looker_instance, export, \`window\`, raw, reason FROM \`${PROJECT}.${DATASET}._lsa_quarantine\` ORDER BY raw`,
+    );
+    expect(result).toEqual([
+      {
+        looker_instance: 'prod-eu',
+        export: 'history',
+        window: 'q-window-p1',
+        raw: '{"history.id":"x"}',
+        reason: 'history.id: not a number',
+      },
+      {
+        looker_instance: 'prod-eu',
+        export: 'history',
+        window: 'q-window-p1',
+        raw: '{"history.id":"y"}',
+        reason: 'history.id: not a number',
+      },
+    ]);
+    expect((await rows('history')).filter((r) => Number(r.id) >= 25000 && Number(r.id) < 26000)).toHaveLength(
+      3,
+    );
+  });
+
+  it('a count that does not match what a window wrote takes that window out (the others are not blamed)', async () => {
+    const good = windowOf('prod-eu', day(26), rowsOfDay(26, 2));
+    const short = { ...windowOf('prod-us', day(26), rowsOfDay(26, 2, 'prod-us')), rows: 3 };
+    const error = await batch(history, [good, short], 'c1').catch((e: Error) => e);
+    expect(error).toMatchObject({ name: 'NonRetryableError', uris: [short.sourceUri] });
+    expect((error as Error).message).toMatch(/prod-us\/prod-us-2026-10-26: the extract wrote 3/);
+  });
+
+  it('an object BigQuery refuses is named, so the batch can leave it out', async () => {
+    const good = windowOf('prod-eu', day(27), rowsOfDay(27, 2));
+    const poisoned = windowOf('prod-us', day(27), [{ ...historyRow(1, day(27), 'prod-us'), surprise: 1 }]);
+    const error = await batch(history, [good, poisoned], 'r1').catch((e: Error) => e);
+    expect(error).toMatchObject({ uris: [poisoned.sourceUri] });
   });
 });
