@@ -10,6 +10,7 @@ import { StageMetrics } from '../state/stage-metrics.ts';
 import { basicAuth, credentialsFromEnv, type DashboardCredentials, sameOriginWrites } from './auth.ts';
 import { buildInfo } from './build-info.ts';
 import { renderMetrics } from './metrics.ts';
+import { reportsPage } from './reports-page.ts';
 import { renderStatusPage } from './status-page.ts';
 
 // The operator's dashboard: Bull Board at /admin/queues (every queue, per-node upload queues discovered at
@@ -142,6 +143,7 @@ export async function startDashboard(
       next(error);
     }
   });
+  app.get('/reports', reportsPage(context));
   app.use('/admin/queues', serverAdapter.getRouter());
 
   const server: Server = await new Promise((resolve, reject) => {
