@@ -20,6 +20,7 @@ RUN groupadd --system lsa && useradd --system --gid lsa --home /app lsa \
 COPY package.json ./
 COPY bin ./bin
 COPY src ./src
+COPY reports ./reports
 ENV LSA_CONFIG=/etc/lsa/lsa.yaml
 ENTRYPOINT ["node", "bin/lsa.js"]
 
