@@ -1,14 +1,7 @@
 import { formatDuration, parseDuration } from '../config/duration.ts';
 import { silentLogger } from '../logging.ts';
-import { createContext } from '../pipeline/context.ts';
-import {
-  checkHealth,
-  DEFAULT_MAX_AGE_MS,
-  describeProblems,
-  formatAge,
-  type HealthReport,
-} from '../pipeline/health.ts';
-import { collectStatus, renderStatusTable, renderTable } from '../pipeline/status.ts';
+import type { HealthReport } from '../pipeline/health.ts';
+import { renderTable } from '../pipeline/status.ts';
 import { CONFIG_OPTIONS, type Command, ensureRedisReachable, loadConfig, UsageError } from './command.ts';
 import { COMMAND_SUMMARIES } from './summaries.ts';
 
@@ -16,7 +9,13 @@ import { COMMAND_SUMMARIES } from './summaries.ts';
 // Redis is unreachable) within seconds. `--check` turns it into a probe for cron jobs and monitoring: exit 1
 // when any configured instance × export is stale, failed for good, or its instance unreachable.
 
-function renderHealth(report: HealthReport): string {
+/** The age past which an export is stale when --max-age is not given (as pipeline/health.ts's default). */
+const DEFAULT_MAX_AGE = '3h';
+
+function renderHealth(
+  report: HealthReport,
+  { describeProblems, formatAge }: typeof import('../pipeline/health.ts'),
+): string {
   const rows = report.instances.flatMap((instance) =>
     instance.exports.map((e) => [
       e.instanceId,
@@ -73,22 +72,25 @@ export const statusCommand: Command = {
     1: 'with --check: at least one export unhealthy; otherwise Redis unreachable or a bad config',
   },
   async run(values) {
-    let maxAgeMs = DEFAULT_MAX_AGE_MS;
-    if (typeof values['max-age'] === 'string') {
-      const parsed = parseDuration(values['max-age']);
-      if (parsed === undefined || parsed <= 0)
-        throw new UsageError(`--max-age "${values['max-age']}" is not a duration like 30m, 3h or 1d`);
-      maxAgeMs = parsed;
-    }
+    const maxAge = typeof values['max-age'] === 'string' ? values['max-age'] : DEFAULT_MAX_AGE;
+    const maxAgeMs = parseDuration(maxAge);
+    if (maxAgeMs === undefined || maxAgeMs <= 0)
+      throw new UsageError(`--max-age "${maxAge}" is not a duration like 30m, 3h or 1d`);
     // Reading status needs no Looker credentials: the secrets' variables may be unset here.
     const config = loadConfig(values, { requireSecrets: false });
     await ensureRedisReachable(config);
+    // Loaded only once Redis answers: an operator told "Redis unreachable" should not wait for the Google clients.
+    const [{ createContext }, health, { collectStatus, renderStatusTable }] = await Promise.all([
+      import('../pipeline/context.ts'),
+      import('../pipeline/health.ts'),
+      import('../pipeline/status.ts'),
+    ]);
     const context = createContext(config, { logger: silentLogger() });
     try {
       if (values.check) {
-        const report = await checkHealth(context, maxAgeMs);
+        const report = await health.checkHealth(context, maxAgeMs);
         process.stdout.write(
-          values.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderHealth(report)}\n`,
+          values.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderHealth(report, health)}\n`,
         );
         return report.healthy ? 0 : 1;
       }
