@@ -148,4 +148,28 @@ describe.skipIf(!hasChromium)('/reports in a headless browser', () => {
       await browserContext.close();
     }
   });
+  it('counts rows loaded from _lsa_runs when the pipeline records its runs there', async () => {
+    const { projectId, dataset } = pipeline.config.bigquery;
+    const runs = `\`${projectId}.${dataset}._lsa_runs\``;
+    await pipeline.context.bigquery.query(
+      `CREATE TABLE ${runs} (looker_instance STRING, export STRING, \`window\` STRING, \`rows\` INT64, loaded_at TIMESTAMP)`,
+    );
+    await pipeline.context.bigquery.query(`INSERT ${runs} (looker_instance, export, \`window\`, \`rows\`, loaded_at) VALUES
+      ('emea', 'history', 'w1', 120, TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 2 DAY)),
+      ('emea', 'history', 'w2', 80, TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 DAY)),
+      ('emea', 'user', 'w3', 7, TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 DAY)),
+      ('apac', 'history', 'w4', 50, TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 40 DAY))`);
+    try {
+      const authorization = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+      const html = await (await fetch(`${dashboard.url}/reports`, { headers: { authorization } })).text();
+      const loads = /<section class="card" data-chart="loads">([\s\S]*?)<\/section>/.exec(html)![1]!;
+      expect(loads).toContain('Source: _lsa_runs.');
+      // Only emea loaded in the last 30 days: three bars (history on two days, user on one).
+      expect(loads.match(/<svg class="chart"/g)).toHaveLength(1);
+      expect(loads.match(/class="mark"/g)).toHaveLength(3);
+      expect(loads).toContain('history · ');
+    } finally {
+      await pipeline.context.bigquery.query(`DROP TABLE ${runs}`);
+    }
+  });
 });
