@@ -53,11 +53,17 @@ export class JobFailedError extends Error {
     this.name = 'JobFailedError';
   }
 
+  /**
+   * The failure of a job from whatever its work threw. Anything that is not one of BigQuery's own errors is a job
+   * the emulator cannot run: reported as `invalid` (HTTP 400 at getQueryResults / jobs.query), not
+   * `internalError`, because a 5xx makes every client retry (the Node client for ~15 s, the pipeline as a
+   * transient failure) what will fail again the same way.
+   */
   static from(error: unknown): JobFailedError {
     if (error instanceof JobFailedError) return error;
     if (error instanceof BigQueryApiError) return new JobFailedError(error.toErrorProto());
     const message = error instanceof Error ? error.message : String(error);
-    return new JobFailedError(errorProto('internalError', `Emulator internal error: ${message}`));
+    return new JobFailedError(errorProto('invalid', `The BigQuery emulator cannot run this job: ${message}`));
   }
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DatasetInfo, TableInfo } from './catalog.ts';
 import { encodeRow, type TimestampFormat } from './cells.ts';
 import { invalid, JobFailedError } from './errors.ts';
@@ -108,6 +109,31 @@ export function jobResource(job: JobRecord, baseUrl: string) {
     jobReference: jobReference(job),
     statistics,
     status,
+  };
+}
+
+/**
+ * A jobs.list entry: the job resource without selfLink and etag, with `state` and `errorResult` repeated at the top
+ * level (bq's `ls -j` reads them there); the configuration only with projection=full.
+ */
+export function jobListEntry(job: JobRecord, withConfiguration: boolean) {
+  const { selfLink: _selfLink, etag: _etag, configuration, ...resource } = jobResource(job, '');
+  return {
+    ...resource,
+    state: job.state,
+    ...(job.errorResult ? { errorResult: job.errorResult } : {}),
+    ...(withConfiguration ? { configuration } : {}),
+  };
+}
+
+export function projectListEntry(projectId: string) {
+  return {
+    kind: 'bigquery#project',
+    id: projectId,
+    // Stable per project id, as a real project number is.
+    numericId: String(createHash('sha256').update(projectId).digest().readUIntBE(0, 6)),
+    projectReference: { projectId },
+    friendlyName: projectId,
   };
 }
 

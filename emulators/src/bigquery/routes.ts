@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, sendEmpty, sendJson } from '../http.ts';
 import { type Catalog, tableOptionsFromBody } from './catalog.ts';
 import { timestampFormatFrom } from './cells.ts';
+import { discoveryDocument, isDiscoveryPath } from './discovery.ts';
 import type { DuckDbEngine } from './duckdb-engine.ts';
 import {
   BigQueryApiError,
@@ -14,12 +15,16 @@ import {
   notFound,
 } from './errors.ts';
 import { type FaultBook, parseFaultSpec } from './faults.ts';
-import type { JobService } from './jobs.ts';
+import type { JobRecord, JobService } from './jobs.ts';
 import { checkTableId, splitPartitionDecorator, type TableReference } from './names.ts';
 import {
   datasetResource,
   decodePageOffset,
+  encodePageToken,
+  jobListEntry,
   jobResource,
+  type PageOptions,
+  projectListEntry,
   queryResultsResponse,
   tableListEntry,
   tableResource,
@@ -51,6 +56,10 @@ export async function handleRequest(
     const method = req.method ?? 'GET';
     if (url.pathname.startsWith('/_emulator/'))
       return await emulatorControl(context, method, url.pathname, req, res);
+    if (method === 'GET' && isDiscoveryPath(url.pathname)) {
+      const document = discoveryDocument(originOf(req, context), url.searchParams.get('version'));
+      return sendJson(res, 200, document);
+    }
     if (url.pathname.startsWith('/upload/')) {
       throw new BigQueryApiError(
         501,
@@ -61,6 +70,9 @@ export async function handleRequest(
     const path = url.pathname.replace(/^\/bigquery\/v2(?=\/)/, '');
     const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
     const [root, projectId, ...rest] = segments;
+    if (root === 'projects' && projectId === undefined && method === 'GET') {
+      return sendJson(res, 200, await listProjects(context, url.searchParams));
+    }
     if (root !== 'projects' || !projectId) throw notFound(`Not found: ${method} ${url.pathname}`);
     const fault = context.faults.takeRequestFault(faultTarget(method, rest));
     if (fault) {
@@ -74,6 +86,11 @@ export async function handleRequest(
   } catch (error) {
     sendError(res, error);
   }
+}
+
+/** Where the client connected (its Host header), so URLs handed back work through any address or port mapping. */
+function originOf(req: IncomingMessage, context: RouteContext): string {
+  return req.headers.host ? `http://${req.headers.host}` : context.baseUrl();
 }
 
 function faultTarget(method: string, rest: string[]): 'insert' | 'get' | 'other' {
@@ -167,12 +184,7 @@ async function route(
     case 'POST jobs':
       return jobResource(context.jobs.insert(projectId, body), context.baseUrl());
     case 'GET jobs':
-      return {
-        kind: 'bigquery#jobList',
-        jobs: context.jobs
-          .list(projectId)
-          .map((job) => ({ ...jobResource(job, context.baseUrl()), state: job.state })),
-      };
+      return listJobs(context, projectId, query);
     case 'GET jobs/:id': {
       const job = context.jobs.get(projectId, id!);
       await context.jobs.waitFor(job);
@@ -196,6 +208,66 @@ async function route(
       }
       throw notFound(`Not found: ${method} /projects/${projectId}/${rest.join('/')}`);
   }
+}
+
+/**
+ * jobs.list, newest first: maxResults/pageToken, stateFilter (repeated: done, pending, running),
+ * min/maxCreationTime, and projection (`minimal`, the default, leaves out the configuration).
+ */
+function listJobs(context: RouteContext, projectId: string, query: Query) {
+  const states = new Set(query.getAll('stateFilter').map((s) => s.toUpperCase()));
+  for (const state of states) {
+    if (!['DONE', 'PENDING', 'RUNNING'].includes(state))
+      throw invalid(`Invalid value for stateFilter: ${state.toLowerCase()}`);
+  }
+  const minCreation = positiveInteger(query.get('minCreationTime'), 'minCreationTime');
+  const maxCreation = positiveInteger(query.get('maxCreationTime'), 'maxCreationTime');
+  const full = query.get('projection') === 'full';
+  const matching = context.jobs
+    .list(projectId)
+    .filter(
+      (job) =>
+        (states.size === 0 || states.has(job.state)) &&
+        (minCreation === undefined || job.creationTime >= minCreation) &&
+        (maxCreation === undefined || job.creationTime <= maxCreation),
+    );
+  const offset = decodePageOffset(query.get('pageToken'), null);
+  const maxResults = positiveInteger(query.get('maxResults'), 'maxResults') ?? DEFAULT_LIST_PAGE;
+  const page = matching.slice(offset, offset + maxResults);
+  const nextOffset = offset + page.length;
+  return {
+    kind: 'bigquery#jobList',
+    etag: 'emulator',
+    ...(page.length > 0 ? { jobs: page.map((job) => jobListEntry(job, full)) } : {}),
+    ...(nextOffset < matching.length ? { nextPageToken: encodePageToken(nextOffset) } : {}),
+  };
+}
+
+/** Page size of jobs.list and projects.list when the caller gives none (BigQuery's default for jobs.list). */
+const DEFAULT_LIST_PAGE = 50;
+
+/**
+ * projects.list: every project the emulator has seen (a project comes into being with its first dataset or job).
+ * The emulator has no IAM, so the caller "has access" to all of them.
+ */
+async function listProjects(context: RouteContext, query: Query) {
+  const projectIds = await context.engine.exclusive(async (connection) => {
+    const reader = await connection.runAndReadAll(
+      `SELECT database_name FROM duckdb_databases() WHERE NOT internal AND database_name NOT IN ('memory', 'system', 'temp') ORDER BY database_name`,
+    );
+    return reader.getRows().map(([name]) => String(name));
+  });
+  const offset = decodePageOffset(query.get('pageToken'), null);
+  const maxResults = positiveInteger(query.get('maxResults'), 'maxResults') ?? DEFAULT_LIST_PAGE;
+  const page = projectIds.slice(offset, offset + maxResults);
+  const nextOffset = offset + page.length;
+  return {
+    kind: 'bigquery#projectList',
+    etag: 'emulator',
+    totalItems: projectIds.length,
+    ...(page.length > 0 ? { projects: page.map((projectId) => projectListEntry(projectId)) } : {}),
+    ...(nextOffset < projectIds.length ? { nextPageToken: encodePageToken(nextOffset) } : {}),
+  };
 }
 
 function tableRef(projectId: string, datasetId: string, tableId: string): TableReference {
@@ -320,7 +392,7 @@ async function runJobsQuery(context: RouteContext, projectId: string, body: Reco
     timestampOutputFormat?: unknown;
   };
   const maxResults = typeof body.maxResults === 'number' ? body.maxResults : undefined;
-  return queryResultsResponse(job, 'bigquery#queryResponse', {
+  return resultsOrJobError(job, 'bigquery#queryResponse', {
     offset: 0,
     ...(maxResults !== undefined ? { maxResults } : {}),
     timestampFormat: timestampFormatFrom(
@@ -335,7 +407,7 @@ async function getQueryResults(context: RouteContext, projectId: string, jobId: 
   if (job.kind !== 'query') throw invalid(`Job ${projectId}:${job.location}.${jobId} is not a query job`);
   await context.jobs.waitFor(job, positiveInteger(query.get('timeoutMs'), 'timeoutMs'));
   const maxResults = positiveInteger(query.get('maxResults'), 'maxResults');
-  return queryResultsResponse(job, 'bigquery#getQueryResultsResponse', {
+  return resultsOrJobError(job, 'bigquery#getQueryResultsResponse', {
     offset: decodePageOffset(query.get('pageToken'), query.get('startIndex')),
     ...(maxResults !== undefined ? { maxResults } : {}),
     timestampFormat: timestampFormatFrom(
@@ -343,6 +415,24 @@ async function getQueryResults(context: RouteContext, projectId: string, jobId: 
       query.get('formatOptions.timestampOutputFormat'),
     ),
   });
+}
+
+/**
+ * The results page of a done query job, or its error as an HTTP error answer, as BigQuery's jobs.query and
+ * getQueryResults do (status by reason: 400 invalidQuery, 404 notFound, …). Rows the emulator cannot encode are a
+ * 400 too: the answer would be the same on every retry.
+ */
+function resultsOrJobError(
+  job: JobRecord,
+  kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse',
+  page: PageOptions,
+) {
+  try {
+    return queryResultsResponse(job, kind, page);
+  } catch (error) {
+    if (error instanceof JobFailedError || error instanceof BigQueryApiError) throw error;
+    throw invalid(`The BigQuery emulator cannot encode this result: ${(error as Error)?.message ?? error}`);
+  }
 }
 
 async function emulatorControl(

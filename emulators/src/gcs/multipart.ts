@@ -1,8 +1,14 @@
 import { invalidRequest } from './errors.ts';
 
-// multipart/related bodies of `uploadType=multipart` uploads, as the Storage client sends them:
-//   --<b>\r\nContent-Type: application/json\r\n\r\n{metadata}\r\n--<b>\r\nContent-Type: <type>\r\n\r\n<bytes>\r\n--<b>--
-// Parsed on Buffers (the media part is binary); the boundary is a random UUID, so it cannot occur in the data.
+// multipart/related bodies of `uploadType=multipart` uploads. Two clients, two dialects, both accepted by GCS:
+//   Node client: boundary=<uuid>, CRLF line breaks
+//     --<b>\r\nContent-Type: application/json\r\n\r\n{metadata}\r\n--<b>\r\nContent-Type: <type>\r\n\r\n<bytes>\r\n--<b>--
+//   gcloud (Python's email package): boundary='===============…==' (single-quoted), LF line breaks, extra part
+//   headers (MIME-Version, Content-Transfer-Encoding: binary)
+//     --<b>\nContent-Type: application/json\nMIME-Version: 1.0\n\n{metadata}\n--<b>\n…\n\n<bytes>\n--<b>--\n
+// Parsed on Buffers (the media part is binary). As RFC 2046 says, the line break before a delimiter belongs to the
+// delimiter, not to the part: a file ending in "\n" keeps that "\n". The boundary is random, so it cannot occur in
+// the data.
 
 export interface MultipartPart {
   headers: Record<string, string>;
@@ -31,45 +37,70 @@ export function parseMultipartUpload(body: Buffer, contentTypeHeader: string | u
   };
 }
 
-function boundaryOf(contentTypeHeader: string | undefined): string {
-  const match = /^multipart\/related\s*;(?:.*;)?\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(
+/** The boundary parameter, bare, double-quoted (RFC 2045) or single-quoted (gcloud). */
+export function boundaryOf(contentTypeHeader: string | undefined): string {
+  const match = /^multipart\/related\s*;(?:.*;)?\s*boundary=(?:"([^"]+)"|'([^']+)'|([^;\s]+))/i.exec(
     contentTypeHeader ?? '',
   );
-  const boundary = match?.[1] ?? match?.[2];
-  if (!boundary) throw invalidRequest('Multipart upload needs Content-Type: multipart/related; boundary=…');
+  const boundary = match?.[1] ?? match?.[2] ?? match?.[3];
+  if (!boundary) {
+    throw invalidRequest(
+      `Multipart upload needs Content-Type: multipart/related; boundary=…, not ${JSON.stringify(contentTypeHeader ?? '')}`,
+    );
+  }
   return boundary;
 }
 
+const LF = 0x0a;
+const CR = 0x0d;
+
 function splitParts(body: Buffer, boundary: string): MultipartPart[] {
-  const delimiter = Buffer.from(`--${boundary}`);
-  let position = body.indexOf(delimiter);
+  const dashBoundary = Buffer.from(`--${boundary}`);
+  // The first delimiter may open the body or follow a preamble; later ones always follow a line break.
+  let position = body.indexOf(dashBoundary);
   if (position === -1) throw invalidRequest('Multipart body does not contain its boundary.');
+  const lineAndBoundary = Buffer.concat([Buffer.from('\n'), dashBoundary]);
   const parts: MultipartPart[] = [];
   for (;;) {
-    position += delimiter.length;
-    if (body.subarray(position, position + 2).toString() === '--') return parts; // closing delimiter
-    const next = body.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), position);
+    position += dashBoundary.length;
+    if (body[position] === 0x2d && body[position + 1] === 0x2d) return parts; // closing delimiter `--<b>--`
+    const next = body.indexOf(lineAndBoundary, position);
     if (next === -1) throw invalidRequest('Multipart body is not terminated by its closing boundary.');
-    parts.push(parsePart(body.subarray(skipLineBreak(body, position), next)));
-    position = next + 2;
+    const partEnd = next > position && body[next - 1] === CR ? next - 1 : next;
+    parts.push(parsePart(body.subarray(skipLineBreak(body, position), partEnd)));
+    position = next + 1;
   }
 }
 
 function skipLineBreak(body: Buffer, position: number): number {
-  if (body[position] === 0x0d && body[position + 1] === 0x0a) return position + 2;
-  if (body[position] === 0x0a) return position + 1;
+  let at = position;
+  // Transport padding (spaces, tabs) may follow a delimiter before its line break.
+  while (body[at] === 0x20 || body[at] === 0x09) at++;
+  if (body[at] === CR && body[at + 1] === LF) return at + 2;
+  if (body[at] === LF) return at + 1;
   return position;
 }
 
+/** Splits a part at the first empty line (CRLF CRLF or LF LF); a part may have no headers at all. */
 function parsePart(part: Buffer): MultipartPart {
-  // A part without headers starts with the empty line that ends its (empty) header section.
-  if (part[0] === 0x0d && part[1] === 0x0a) return { headers: {}, body: part.subarray(2) };
-  const headerEnd = part.indexOf('\r\n\r\n');
-  if (headerEnd === -1) return { headers: {}, body: part };
+  const headerEnd = endOfHeaders(part);
+  if (headerEnd === undefined) return { headers: {}, body: part };
   const headers: Record<string, string> = {};
-  for (const line of part.subarray(0, headerEnd).toString('latin1').split('\r\n')) {
+  for (const line of part.subarray(0, headerEnd.headersLength).toString('latin1').split(/\r?\n/)) {
     const colon = line.indexOf(':');
     if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
-  return { headers, body: part.subarray(headerEnd + 4) };
+  return { headers, body: part.subarray(headerEnd.bodyStart) };
+}
+
+function endOfHeaders(part: Buffer): { headersLength: number; bodyStart: number } | undefined {
+  // A part without headers starts with the empty line that ends its (empty) header section.
+  if (part[0] === CR && part[1] === LF) return { headersLength: 0, bodyStart: 2 };
+  if (part[0] === LF) return { headersLength: 0, bodyStart: 1 };
+  for (let i = 0; i < part.length; i++) {
+    if (part[i] !== LF) continue;
+    if (part[i + 1] === LF) return { headersLength: i, bodyStart: i + 2 };
+    if (part[i + 1] === CR && part[i + 2] === LF) return { headersLength: i, bodyStart: i + 3 };
+  }
+  return undefined;
 }

@@ -3,7 +3,7 @@ import { resetConnection, sendEmpty, sendJson } from '../http.ts';
 import type { GcsContext, StorageRequest } from './context.ts';
 import { bucketNotFound, GcsError, invalidRequest, objectNotFound } from './errors.ts';
 import { checkPreconditions, preconditionsFrom } from './preconditions.ts';
-import { bucketResource, objectHashes, objectResource } from './resources.ts';
+import { bucketResource, objectHashes, objectResource, storageLayoutResource } from './resources.ts';
 import type { StoredObject } from './stored-object.ts';
 
 // Buckets, object metadata, listing, deletion and media download.
@@ -52,6 +52,19 @@ export function handleGetBucket(context: GcsContext, request: StorageRequest, bu
   const bucket = context.store.getBucket(bucketName);
   if (!bucket) throw bucketNotFound();
   sendJson(request.res, 200, bucketResource(bucket, request.baseUrl));
+}
+
+/** buckets.getStorageLayout: every emulated bucket is a flat namespace (no hierarchical namespace, no folders). */
+export function handleGetStorageLayout(context: GcsContext, request: StorageRequest, bucketName: string) {
+  const bucket = context.store.getBucket(bucketName);
+  if (!bucket) throw bucketNotFound();
+  sendJson(request.res, 200, storageLayoutResource(bucket));
+}
+
+/** managedFolders.list: the emulator has no managed folders (no IAM), so every bucket lists none. */
+export function handleListManagedFolders(context: GcsContext, request: StorageRequest, bucketName: string) {
+  if (!context.store.hasBucket(bucketName)) throw bucketNotFound();
+  sendJson(request.res, 200, { kind: 'storage#managedFolders' });
 }
 
 export function handleDeleteBucket(context: GcsContext, request: StorageRequest, bucketName: string) {

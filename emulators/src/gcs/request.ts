@@ -5,8 +5,13 @@ import { invalidRequest } from './errors.ts';
 // Request parsing shared by the routes: which API surface and resource a path names, and the request body
 // (optionally cut short by a reset fault).
 
-/** `json` = /storage/v1 (or the bare /b/... form STORAGE_EMULATOR_HOST produces), `upload`, `download`. */
+/**
+ * `json` = /storage/v1 (or the bare /b/... form STORAGE_EMULATOR_HOST produces), `upload` (also
+ * /resumable/upload/storage/v1, where gcloud's apitools opens resumable sessions), `download`.
+ */
 export type ApiSurface = 'json' | 'upload' | 'download';
+
+export type BucketAspect = 'storageLayout' | 'managedFolders';
 
 export interface RequestTarget {
   surface: ApiSurface;
@@ -14,12 +19,18 @@ export interface RequestTarget {
   bucket?: string;
   /** true for `/b/{bucket}/o` and `/b/{bucket}/o/{object}`. */
   objects: boolean;
+  /**
+   * `/b/{bucket}/storageLayout` and `/b/{bucket}/managedFolders`: gcloud reads both before a recursive delete or a
+   * folder copy.
+   */
+  bucketAspect?: BucketAspect;
   object?: string;
   query: URLSearchParams;
 }
 
 const SURFACE_PREFIXES: ReadonlyArray<[string, ApiSurface]> = [
   ['/upload/storage/v1', 'upload'],
+  ['/resumable/upload/storage/v1', 'upload'],
   ['/download/storage/v1', 'download'],
   ['/storage/v1', 'json'],
   ['', 'json'],
@@ -35,7 +46,13 @@ export function parseRequestTarget(rawUrl: string): RequestTarget | undefined {
   const query = new URLSearchParams(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1));
   for (const [prefix, surface] of SURFACE_PREFIXES) {
     if (!path.startsWith(`${prefix}/b`)) continue;
-    const match = /^\/b(?:\/([^/]+)(?:\/(o)(?:\/(.+))?)?)?\/?$/.exec(path.slice(prefix.length));
+    const rest = path.slice(prefix.length);
+    const aspect = /^\/b\/([^/]+)\/(storageLayout|managedFolders)\/?$/.exec(rest);
+    if (aspect?.[1]) {
+      const bucketAspect = aspect[2] as BucketAspect;
+      return { surface, objects: false, bucketAspect, query, bucket: decodeSegment(aspect[1]) };
+    }
+    const match = /^\/b(?:\/([^/]+)(?:\/(o)(?:\/(.+))?)?)?\/?$/.exec(rest);
     if (!match) return undefined;
     const [, bucket, objects, object] = match;
     return {

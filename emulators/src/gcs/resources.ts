@@ -86,3 +86,7 @@ export function bucketResource(bucket: { name: string; created: Date }, baseUrl:
     },
   };
 }
+
+export function storageLayoutResource(bucket: { name: string }) {
+  return { kind: 'storage#storageLayout', bucket: bucket.name, location: 'US', locationType: 'multi-region' };
+}

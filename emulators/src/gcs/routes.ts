@@ -10,7 +10,9 @@ import {
   handleDownload,
   handleGetBucket,
   handleGetObject,
+  handleGetStorageLayout,
   handleListBuckets,
+  handleListManagedFolders,
   handleListObjects,
 } from './objects.ts';
 import { parseRequestTarget, type RequestTarget, receiveBody } from './request.ts';
@@ -100,6 +102,14 @@ function route(context: GcsContext, request: StorageRequest) {
     if (method === 'POST') return handleCreateBucket(context, request);
     return notImplemented(method, target);
   }
+  if (target.bucketAspect === 'storageLayout') {
+    if (method === 'GET') return handleGetStorageLayout(context, request, bucket);
+    return notImplemented(method, target);
+  }
+  if (target.bucketAspect === 'managedFolders') {
+    if (method === 'GET') return handleListManagedFolders(context, request, bucket);
+    return notImplemented(method, target);
+  }
   if (!target.objects) {
     if (method === 'GET') return handleGetBucket(context, request, bucket);
     if (method === 'DELETE') return handleDeleteBucket(context, request, bucket);
@@ -139,7 +149,8 @@ function handleUpload(context: GcsContext, request: StorageRequest) {
 function notImplemented(method: string, target: RequestTarget): never {
   // 4xx on purpose: a 5xx would make the client retry something that can never succeed.
   const what =
-    target.object !== undefined ? 'object' : target.objects ? 'objects' : target.bucket ? 'bucket' : 'b';
+    target.bucketAspect ??
+    (target.object !== undefined ? 'object' : target.objects ? 'objects' : target.bucket ? 'bucket' : 'b');
   throw new GcsError(400, 'invalid', `The GCS emulator does not implement ${method} on a ${what} path.`);
 }
 
