@@ -168,6 +168,8 @@ beforeAll(async () => {
     usage('us', 1, 'dashboard', 30),
     usage('us', 2, 'look', 90),
     usage('us', 3, 'dashboard', 29),
+    // Both sides of every tier boundary.
+    ...[6, 7, 13, 14, 59, 60, 89].map((age, k) => usage('us', 10 + k, 'board', age)),
   ]);
   const run = (
     instance: string,
@@ -284,8 +286,15 @@ describe('report views: known answers', () => {
       ['eu', 1, 0, '0 to 6'],
       ['eu', 7, null, null],
       ['us', 2, 90, '90 or Above'],
+      ['us', 16, 89, '60 to 89'],
+      ['us', 15, 60, '60 to 89'],
+      ['us', 14, 59, '30 to 59'],
       ['us', 1, 30, '30 to 59'],
       ['us', 3, 29, '14 to 29'],
+      ['us', 13, 14, '14 to 29'],
+      ['us', 12, 13, '7 to 13'],
+      ['us', 11, 7, '7 to 13'],
+      ['us', 10, 6, '0 to 6'],
     ]);
     const itemTwo = rows.find((r) => r.looker_instance === 'eu' && r.id === 2)!;
     expect(itemTwo).toEqual({
@@ -326,6 +335,15 @@ describe('report views: known answers', () => {
         unused_30d: 2,
         unused_90d: 1,
         unused_90d_share: 1 / 3,
+      },
+      {
+        looker_instance: 'us',
+        content_type: 'board',
+        content_items: 7,
+        never_accessed: 0,
+        unused_30d: 3,
+        unused_90d: 0,
+        unused_90d_share: 0,
       },
       {
         looker_instance: 'us',
