@@ -1,3 +1,6 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
 import type { LookerInstanceSpec } from 'lsa-emulators/looker';
@@ -13,7 +16,7 @@ import {
   startTestPipeline,
   type TestPipeline,
 } from '../helpers/pipeline.ts';
-import { waitFor } from '../helpers/processes.ts';
+import { type LsaProcess, spawnLsa, waitFor, workerArgs } from '../helpers/processes.ts';
 
 // Batched loads through the whole pipeline: real Redis, BullMQ workers, the emulators and the real clients. The
 // windows of one table ready together are loaded by one load job and one MERGE; each window's own load job
@@ -56,6 +59,65 @@ async function assertExact(pipeline: TestPipeline, instanceIds: string[]) {
 async function loadOutcomes(pipeline: TestPipeline): Promise<LoadOutcome[]> {
   const jobs = await pipeline.context.queues.load.getJobs(['completed']);
   return jobs.map((j) => j.returnvalue as LoadOutcome);
+}
+
+/**
+ * An HTTP pass-through to the BigQuery emulator that, when it sees the batch's MERGE inserted, waits until
+ * BigQuery has run it and then calls `onMerged` (which kills the worker) before the worker can hear the answer.
+ */
+async function mergeTrap(target: string, onMerged: () => void): Promise<{ url: string; close(): void }> {
+  let sprung = false;
+  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse | undefined) =>
+    new Promise<Buffer>((resolve, reject) => {
+      const upstream = httpRequest(
+        `${target}${req.url}`,
+        { method: req.method, headers: req.headers },
+        (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on('data', (c: Buffer) => chunks.push(c));
+          answer.on('end', () => {
+            const bytes = Buffer.concat(chunks);
+            if (res) {
+              res.writeHead(answer.statusCode ?? 500, answer.headers);
+              res.end(bytes);
+            }
+            resolve(bytes);
+          });
+        },
+      );
+      upstream.on('error', reject);
+      upstream.end(body);
+    });
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks);
+      const text = body.toString();
+      const merge = /"jobId":"(lsa_merge_history_b[^"]+)"/.exec(text);
+      if (sprung || req.method !== 'POST' || !merge) {
+        await forward(req, body, res).catch(() => res.destroy());
+        return;
+      }
+      sprung = true;
+      await forward(req, body, undefined);
+      // jobs.get answers once the job is done (the emulator waits for it): then BigQuery holds the MERGE.
+      const project = /\/projects\/([^/]+)\/jobs/.exec(req.url ?? '')![1];
+      await new Promise<void>((resolve) =>
+        httpRequest(`${target}/bigquery/v2/projects/${project}/jobs/${merge[1]}`, (answer) => {
+          answer.resume();
+          answer.on('end', resolve);
+        }).end(),
+      );
+      onMerged();
+      res.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => server.close(),
+  };
 }
 
 describe('batched loads', () => {
@@ -141,4 +203,52 @@ describe('batched loads', () => {
     expect(await jobIds(pipeline, 'lsa_merge_history_')).toHaveLength(loaded.length);
     await assertExact(pipeline, ['solo']);
   }, 90_000);
+
+  it('a worker killed between the MERGE and the commits: the batch is recovered, rows land exactly once, watermarks move', async () => {
+    const pipeline = await startTestPipeline({
+      instances: [instance('x', 41), instance('y', 42)],
+      exports: ['history'],
+      defaults: { window: '1d', horizon: '6d' },
+      extraYaml: `${FAST_WORKERS}\nload:\n  batch:\n    maxWait: 30s\n    quiet: 3s`,
+      startWorker: false,
+    });
+    cleanups.push(() => pipeline.close());
+    const workers: LsaProcess[] = [];
+    cleanups.push(async () => {
+      for (const w of workers) {
+        w.kill('SIGKILL');
+        await w.exited;
+      }
+    });
+    let killed = false;
+    const trap = await mergeTrap(pipeline.stack.bigquery.url, () => {
+      workers[0]!.kill('SIGKILL');
+      killed = true;
+    });
+    cleanups.push(async () => trap.close());
+    const trappedConfig = pipeline.configFile.replace(/\.yaml$/, '-trapped.yaml');
+    writeFileSync(
+      trappedConfig,
+      readFileSync(pipeline.configFile, 'utf8').replaceAll(pipeline.stack.bigquery.url, trap.url),
+    );
+    workers.push(spawnLsa(workerArgs(trappedConfig, pipeline.envFile, 'doomed')));
+    const run = runOnce(pipeline.context, { timeoutMs: 100_000 });
+    await waitFor(() => killed, 80_000, 'the MERGE to run and the worker to be killed');
+    await workers[0]!.exited;
+    // Nothing committed yet: the MERGE is in BigQuery, the windows are still pending.
+    expect((await pipeline.context.exportState.get('x', 'history')).pendingWindows).toBeGreaterThan(0);
+    workers.push(spawnLsa(workerArgs(pipeline.configFile, pipeline.envFile, 'rescuer')));
+    const report = await run;
+    expect(report.windows.filter((w) => w.state !== 'committed')).toEqual([]);
+    await assertExact(pipeline, ['x', 'y']);
+    // The re-run awaited the MERGE it found under the same job id instead of running another.
+    expect(await jobIds(pipeline, 'lsa_merge_history_')).toHaveLength(1);
+    expect(await jobIds(pipeline, 'lsa_stage_history_')).toHaveLength(1);
+    for (const id of ['x', 'y']) {
+      expect(await pipeline.context.exportState.get(id, 'history')).toMatchObject({
+        initialLoad: false,
+        pendingWindows: 0,
+      });
+    }
+  }, 150_000);
 });
