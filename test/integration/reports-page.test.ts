@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DashboardHandle, startDashboard } from '../../src/dashboard/server.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { loadReports } from '../../src/reports/catalog.ts';
+import { lineChart, niceTicks, stackedBarChart } from '../../src/reports/charts.ts';
 import { installReports } from '../../src/reports/install.ts';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
@@ -171,5 +172,42 @@ describe.skipIf(!hasChromium)('/reports in a headless browser', () => {
     } finally {
       await pipeline.context.bigquery.query(`DROP TABLE ${runs}`);
     }
+  });
+});
+
+describe('the SVG charts', () => {
+  it('escape every text they draw (content titles and types come from Looker)', () => {
+    const hostile = '<script>alert("x")</script> & \'';
+    for (const draw of [stackedBarChart, lineChart]) {
+      const svg = draw({
+        title: hostile,
+        categories: [hostile, 'b'],
+        series: [{ name: hostile, values: [1, 2] }],
+        unit: hostile,
+      });
+      expect(svg).not.toContain('<script');
+      expect(svg).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;');
+    }
+  });
+
+  it('draw one mark per non-empty value on round axes', () => {
+    const bars = stackedBarChart({
+      title: 't',
+      categories: ['d1', 'd2', 'd3'],
+      series: [
+        { name: 'a', values: [1, null, 3] },
+        { name: 'b', values: [0, 2, 4] },
+      ],
+    });
+    expect(bars.match(/class="mark"/g)).toHaveLength(4);
+    const points = lineChart({
+      title: 't',
+      categories: ['d1', 'd2'],
+      series: [{ name: 'a', values: [5, null] }],
+    });
+    expect(points.match(/class="mark"/g)).toHaveLength(1);
+    expect(niceTicks(7)).toEqual([0, 2, 4, 6, 8]);
+    expect(niceTicks(0.9)).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    expect(niceTicks(0)).toEqual([0, 1]);
   });
 });
