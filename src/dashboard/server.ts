@@ -3,6 +3,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
+import { batching } from '../pipeline/batching/batching.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { checkHealth } from '../pipeline/health.ts';
 import { collectStatus } from '../pipeline/status.ts';
@@ -78,6 +79,9 @@ export async function startDashboard(
     }),
     new BullMQAdapter(context.queues.extract, { description: 'Looker → spool file, one job per window' }),
     new BullMQAdapter(context.queues.load, { description: 'GCS → BigQuery, then the watermark moves' }),
+    new BullMQAdapter(batching(context).queue, {
+      description: 'one load job and one MERGE per batch of windows',
+    }),
   ];
   const board = createBullBoard({
     queues: staticAdapters(),
