@@ -20,9 +20,11 @@ export interface StackOptions {
   /** Keep GCS objects on disk under this folder. */
   gcsDir?: string;
   ports?: { looker?: number; gcs?: number; bigquery?: number };
+  /** The Looker emulator's "now" (epoch ms); tests share it with the code under test to move time. */
+  clock?: () => number;
 }
 
-/** Three instances of different sizes; credentials are random per start (they are the emulator's, not real). */
+/** Three instances of different sizes, behaving like Elite System Activity (late, changing and deleted rows); credentials are random per start (they are the emulator's, not real). */
 export function demoInstances(): LookerInstanceSpec[] {
   const secret = () => randomBytes(12).toString('hex');
   return [
@@ -31,6 +33,7 @@ export function demoInstances(): LookerInstanceSpec[] {
       clientId: 'emea-small-client',
       clientSecret: secret(),
       seed: 11,
+      systemActivity: 'elite',
       historyRows: 1_500,
       historyDays: 30,
     },
@@ -39,6 +42,7 @@ export function demoInstances(): LookerInstanceSpec[] {
       clientId: 'us-medium-client',
       clientSecret: secret(),
       seed: 22,
+      systemActivity: 'elite',
       historyRows: 12_000,
       historyDays: 60,
     },
@@ -47,6 +51,7 @@ export function demoInstances(): LookerInstanceSpec[] {
       clientId: 'apac-large-client',
       clientSecret: secret(),
       seed: 33,
+      systemActivity: 'elite',
       historyRows: 40_000,
       historyDays: 90,
     },
@@ -59,7 +64,12 @@ export async function startEmulatorStack(options: StackOptions = {}): Promise<Em
   const store = new MemoryObjectStore(options.gcsDir ? { dir: options.gcsDir } : {});
   const gcs = await startGcsEmulator({ store, host, port: options.ports?.gcs ?? 0 });
   const bigquery = await startBigQueryEmulator({ gcs: store, host, port: options.ports?.bigquery ?? 0 });
-  const looker = await startLookerEmulator({ instances, host, port: options.ports?.looker ?? 0 });
+  const looker = await startLookerEmulator({
+    instances,
+    host,
+    port: options.ports?.looker ?? 0,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   return {
     looker,
     gcs,

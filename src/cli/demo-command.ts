@@ -114,6 +114,8 @@ export const demoCommand: Command = {
       prefix: '{lsa-demo}',
       // Larger windows than production's default day: the demo's 90 days load in a few windows per export.
       defaults: { window: '15d' },
+      // The demo's Looker behaves like Elite System Activity: look-back and lag follow each table's cadence.
+      timing: 'derived',
     });
     Object.assign(process.env, env);
     const config = parseConfigText(yaml, 'demo config');

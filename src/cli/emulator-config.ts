@@ -14,10 +14,16 @@ export interface StackConfigOptions {
   dataset?: string;
   /** Export settings for every export (merged over lag 0s, lookback 10m). */
   defaults?: Record<string, string>;
+  /**
+   * `emulator` (default): lag 0s and look-back 10m, right for an ideal emulator whose rows are final and visible
+   * at once. `derived`: no override, so each export's look-back and lag follow its refresh cadence, as in
+   * production: right for an emulator that behaves like real System Activity.
+   */
+  timing?: 'emulator' | 'derived';
   /** Extra top-level YAML (tests tune worker timings). */
   extraYaml?: string;
   /** Per-instance YAML lines (indented under the instance). */
-  instanceYaml?: string;
+  instanceYaml?: string | ((instanceId: string) => string);
   exports?: string[];
 }
 
@@ -49,7 +55,11 @@ export function stackConfig(
         `    clientId: "\${${secretEnvName(i.id, 'CLIENT_ID')}}"`,
         `    clientSecret: "\${${secretEnvName(i.id, 'CLIENT_SECRET')}}"`,
         ...(options.exports ? [`    exports: [${options.exports.join(', ')}]`] : []),
-        ...(options.instanceYaml ? [options.instanceYaml] : []),
+        ...(typeof options.instanceYaml === 'function'
+          ? [options.instanceYaml(i.id)]
+          : options.instanceYaml
+            ? [options.instanceYaml]
+            : []),
       ].join('\n');
     })
     .join('\n');
@@ -73,10 +83,12 @@ bigquery:
   apiEndpoint: ${stack.bigquery.url}
 masking:
   hashKey: "\${LSA_HASH_KEY}"
-defaults:
-${Object.entries({ lag: '0s', lookback: '10m', ...options.defaults })
-  .map(([k, v]) => `  ${k}: ${v}`)
-  .join('\n')}
+defaults: {${Object.entries({
+    ...(options.timing === 'derived' ? {} : { lag: '0s', lookback: '10m' }),
+    ...options.defaults,
+  })
+    .map(([k, v]) => ` ${k}: ${v}`)
+    .join(',')} }
 ${options.extraYaml ?? ''}
 instances:
 ${instances}

@@ -69,6 +69,8 @@ export const BUILT_IN_EXPORTS: readonly ExportDefinition[] = [
     mode: { kind: 'incremental', cursor: 'content_usage.last_accessed_time' },
     masking: {},
     filters: {},
+    // The content_usage view has no plain `count`: its count measure is `content_count` (native model).
+    countMeasure: 'content_usage.content_count',
     refresh: 'daily',
   },
   {

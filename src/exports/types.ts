@@ -41,6 +41,8 @@ export interface ExportDefinition {
   /** Static filters added to every query of this export (Looker filter expressions). */
   filters: Record<string, string>;
   refresh: RefreshClass;
+  /** The measure that counts the export's rows (row-cap check); default `<key's view>.count`. */
+  countMeasure?: string;
   /**
    * A field that is null while the row may still change (a running query's completed_time, a job in progress'
    * finalized_time). Such rows are read again, by key, until it is set, however old their cursor.

@@ -192,7 +192,7 @@ class WindowQueries {
 
   /** The rows `filters` selects, by the key view's count measure. */
   async count(client: LookerClient, filters: Record<string, string>): Promise<number> {
-    const measure = `${this.key.split('.')[0]}.count`;
+    const measure = this.definition.countMeasure ?? `${this.key.split('.')[0]}.count`;
     let counted: number | undefined;
     const reader = new JsonArrayRowReader();
     await client.streamQuery(this.body([measure], filters, [], 1), async (chunk) => {

@@ -42,11 +42,16 @@ export interface TestPipelineOptions extends Omit<Partial<StackConfigOptions>, '
   redisUrl?: string;
   instances: LookerInstanceSpec[];
   startWorker?: boolean;
+  /** The pipeline's clock (planning), shared with the emulators' in tests that move time. */
+  now?: () => number;
 }
 
 export async function startTestPipeline(options: TestPipelineOptions): Promise<TestPipeline> {
   const dir = mkdtempSync(join(tmpdir(), 'lsa-test-'));
-  const stack = await startEmulatorStack({ instances: options.instances });
+  const stack = await startEmulatorStack({
+    instances: options.instances,
+    ...(options.now ? { clock: options.now } : {}),
+  });
   const { yaml, env } = stackConfig(stack, {
     redisUrl: options.redisUrl ?? redisUrl(),
     spoolDir: join(dir, 'spool'),
@@ -55,6 +60,7 @@ export async function startTestPipeline(options: TestPipelineOptions): Promise<T
     ...(options.exports ? { exports: options.exports } : {}),
     ...(options.defaults ? { defaults: options.defaults } : {}),
     ...(options.instanceYaml ? { instanceYaml: options.instanceYaml } : {}),
+    ...(options.timing ? { timing: options.timing } : {}),
   });
   Object.assign(process.env, env);
   const configFile = join(dir, 'lsa.yaml');
@@ -64,7 +70,11 @@ export async function startTestPipeline(options: TestPipelineOptions): Promise<T
   const config = parseConfigText(yaml, configFile);
   const contexts: PipelineContext[] = [];
   const newContext = (nodeId?: string) => {
-    const context = createContext(config, { logger: silentLogger(), ...(nodeId ? { nodeId } : {}) });
+    const context = createContext(config, {
+      logger: silentLogger(),
+      ...(nodeId ? { nodeId } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
     contexts.push(context);
     return context;
   };

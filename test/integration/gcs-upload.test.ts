@@ -54,6 +54,7 @@ async function spoolFile(rows: number, lineBytes = 200): Promise<SpoolManifest> 
     instanceId: 'prod-eu',
     exportName: 'history',
     window: { kind: 'range', startMs: hour, endMs: hour + 3_600_000 },
+    quarantined: 0,
     file: summary.file,
     rows: summary.rows,
     bytes: summary.bytes,
