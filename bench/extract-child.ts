@@ -173,7 +173,7 @@ type Stage = (typeof STAGES)[number];
 /** Runs our row path up to `stage` over the held bytes; returns the seconds it took. */
 async function runStage(chunks: Buffer[], stage: Stage, run: number): Promise<number> {
   const unmasked: ResolvedExport = { ...history, masking: {} };
-  const context = { instanceId: 'bench', extractedAt: new Date(), hashKey };
+  const context = { instanceId: 'bench', extractedAt: new Date(), hashKey, timezone: 'UTC', apiUserId: 0 };
   const converter = rowConverter(stage === 'convert' ? unmasked : history, context);
   const writer = stage === 'spool' ? await SpoolWriter.open(join(dir, `stage-${run}.ndjson.gz`)) : undefined;
   const reader = new JsonArrayRowReader();
@@ -223,7 +223,13 @@ async function stages(bytes: Buffer) {
 
 /** Our spool lines for the held bytes, as one buffer (for the gzip comparison). */
 function ourNdjson(bytes: Buffer): { text: Buffer; rows: number } {
-  const converter = rowConverter(history, { instanceId: 'bench', extractedAt: new Date(), hashKey });
+  const converter = rowConverter(history, {
+    instanceId: 'bench',
+    extractedAt: new Date(),
+    hashKey,
+    timezone: 'UTC',
+    apiUserId: 0,
+  });
   const parts: string[] = [];
   const reader = new JsonArrayRowReader();
   reader.push(bytes, (json) => {
