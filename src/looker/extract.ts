@@ -199,8 +199,9 @@ class WindowQueries {
       reader.push(chunk, (json) => {
         const row = parseRow(json, reader.rows - 1);
         if ('looker_error' in row) {
-          throw new NonRetryableError(
-            `Looker refused the row count (${measure}): ${String(row.looker_error)}; set rowCountCheck: false for this instance if the explore has no such measure`,
+          // A query error may pass (a database timeout): retryable, like a page's. The hint covers the other cause.
+          throw new Error(
+            `Looker reported a query error: ${String(row.looker_error)} (counting the window's rows with ${measure}; if the explore has no such measure, set the instance's rowCountCheck: false)`,
           );
         }
         counted = Number(row[measure] ?? 0);

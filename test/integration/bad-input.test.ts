@@ -7,8 +7,10 @@ import { catalog } from '../../src/pipeline/catalog.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
-// Bad input from upstream: each case either loads losslessly or fails its window with a message naming the
-// instance, export, window, column and value. Never a partial load, never a watermark move.
+// Bad input from upstream. A body that cannot be parsed fails its window with a message naming the instance,
+// export and window: never a partial load, never a watermark move. A row that cannot be loaded losslessly goes to
+// the `_lsa_quarantine` table with the reason (naming column and value) and its masked raw row, and the rest of
+// its window loads: one bad row never blocks an export.
 
 let pipeline: TestPipeline;
 const historyOf = (id: string) => pipeline.config.instances.find((i) => i.id === id)!.exports[0]!;
@@ -63,33 +65,17 @@ async function badRows(): Promise<Record<string, unknown>[]> {
   return rows as Record<string, unknown>[];
 }
 
-describe('Looker responses that cannot be loaded losslessly fail their window', () => {
-  it.each([
-    ['invalid JSON', { mode: 'invalid-json' as const }, /bad\/history \[.*\): row 1 is not valid JSON/],
-    [
-      'a string in a number field',
-      { mode: 'string-in-number' as const, field: 'history.look_id' },
-      /bad\/history \[.*\): column look_id \(history\.look_id\): "abc" is not a whole number/,
-    ],
-    [
-      'a missing field',
-      { mode: 'missing-field' as const, field: 'history.status' },
-      /bad\/history \[.*\): column status: Looker's row has no field history\.status/,
-    ],
-    [
-      'a null key',
-      { mode: 'null-key' as const },
-      /bad\/history \[.*\): column id: the key history\.id is null/,
-    ],
-  ])('%s', async (_name, corruption, message) => {
+describe('a body that is not JSON fails its window; a row that cannot be loaded goes to quarantine', () => {
+  it('invalid JSON fails the window at once, naming it; nothing loads, no state moves', async () => {
     // windows before the data are empty: corrupt every query of the run (only rows can be corrupted)
-    pipeline.stack.looker.instance('bad').faults.inject({ kind: 'corruptRow', times: 3, ...corruption });
+    pipeline.stack.looker
+      .instance('bad')
+      .faults.inject({ kind: 'corruptRow', times: 3, mode: 'invalid-json' });
     const report = await runBad();
     expect(report.ok).toBe(false);
     const failed = report.windows.filter((w) => w.state === 'failed');
     expect(failed).toHaveLength(1);
-    expect(failed[0]!.error).toMatch(message);
-    // failed at once (not retryable), nothing loaded, state unchanged
+    expect(failed[0]!.error).toMatch(/bad\/history \[.*\): row 1 is not valid JSON/);
     const job = await pipeline.context.queues.extract.getJob(failed[0]!.extractJobId);
     expect(job!.attemptsMade).toBe(1);
     expect(await badRows()).toEqual([]);
@@ -98,6 +84,43 @@ describe('Looker responses that cannot be loaded losslessly fail their window', 
       watermark: null,
     });
   });
+
+  it.each([
+    [
+      'a string in a number field',
+      { mode: 'string-in-number' as const, field: 'history.look_id' },
+      /column look_id \(history\.look_id\): "abc" is not a whole number/,
+    ],
+    [
+      'a missing field',
+      { mode: 'missing-field' as const, field: 'history.status' },
+      /column status: Looker's row has no field history\.status/,
+    ],
+  ])(
+    '%s: the row is quarantined with the reason, the rest of the window loads',
+    async (_name, corruption, reason) => {
+      pipeline.stack.looker.instance('bad').faults.inject({ kind: 'corruptRow', times: 2, ...corruption }); // the count query, then the page
+      const report = await runBad();
+      expect(report.ok, JSON.stringify(report.windows)).toBe(true);
+      const { projectId, dataset } = pipeline.config.bigquery;
+      const [quarantined] = await pipeline.context.bigquery.query(
+        `SELECT export, \`window\`, raw, reason FROM \`${projectId}.${dataset}._lsa_quarantine\` WHERE looker_instance = 'bad' ORDER BY quarantined_at DESC LIMIT 1`,
+      );
+      const [row] = quarantined as { export: string; window: string; raw: string; reason: string }[];
+      expect(row!.export).toBe('history');
+      expect(row!.reason).toMatch(reason);
+      const raw = JSON.parse(row!.raw) as Record<string, unknown>;
+      // the raw row is masked like a loaded one: the email hashed, never in clear
+      expect(String(raw['user.email'] ?? '')).not.toContain('@');
+      // every other row of the instance loaded; the bad one is not in the table
+      const all = pipeline.stack.looker
+        .instance('bad')
+        .runQuery({ model: 'system__activity', view: 'history', fields: ['history.id'] });
+      const loaded = await loadedKeys(pipeline.context, historyOf('bad'), 'bad');
+      expect(loaded.length).toBe(all.length - 1);
+      expect(await pipeline.context.exportState.get('bad', 'history')).toMatchObject({ initialLoad: false });
+    },
+  );
 });
 
 describe('unusual but valid values load losslessly', () => {

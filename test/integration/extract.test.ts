@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.ts';
 import type { InstanceConfig, PipelineConfig, ResolvedExport } from '../../src/config/model.ts';
 import { NonRetryableError, RetryAfterError } from '../../src/errors.ts';
+import { OWN_QUERY_COLUMN } from '../../src/exports/types.ts';
 import { LookerClients } from '../../src/looker/client.ts';
 import { type ExtractResult, extractWindow } from '../../src/looker/extract.ts';
 import { hashMask } from '../../src/looker/masking.ts';
@@ -141,6 +142,7 @@ describe('extract', () => {
     expect(Object.keys(rows[0]!)).toEqual([
       'looker_instance',
       ...e.definition.fields.map((f) => f.column),
+      ...(e.definition.ownQueryUserField ? [OWN_QUERY_COLUMN] : []),
       '_extracted_at',
     ]);
     expect(result.manifest!.rows).toBe(rows.length);
@@ -155,6 +157,34 @@ describe('extract', () => {
     const result = await extract(e, window);
     expect(result.rows).toBe(truth.length);
     expect(result.queries).toBeGreaterThan(truth.length / CAP);
+  });
+
+  it('refuses a window that comes back shorter than Looker counts: an admin row cap below the configured one', async () => {
+    // Config believes the cap is 2× the real one, so pages come back cut at the real cap, looking complete.
+    const believed = { ...instance, rowCap: CAP * 2 };
+    const history = exportNamed('history');
+    const window = everything(history);
+    const promise = extractWindow({
+      client: clients.get(instance),
+      instance: believed,
+      export: { ...history, settings: { ...history.settings, pageSize: CAP * 2 } },
+      window,
+      spoolDir: dir,
+      hashKey: () => HASH_KEY,
+    });
+    await expect(promise).rejects.toThrow(/Looker counted \d+ rows but returned 300 with pages of 600/);
+    await expect(promise).rejects.not.toBeInstanceOf(NonRetryableError);
+    expect(truthKeys(history, window).length).toBeGreaterThan(CAP);
+    // with the check off, the same window would have loaded short: the check is what stops it
+    const unchecked = await extractWindow({
+      client: clients.get(instance),
+      instance: { ...believed, rowCountCheck: false },
+      export: { ...history, settings: { ...history.settings, pageSize: CAP * 2 } },
+      window,
+      spoolDir: dir,
+      hashKey: () => HASH_KEY,
+    });
+    expect(unchecked.rows).toBe(CAP);
   });
 
   it('converts Looker values to BigQuery types: yesno to booleans, times kept as UTC datetimes', async () => {
