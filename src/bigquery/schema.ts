@@ -1,4 +1,9 @@
-import { type ExportDefinition, OWN_QUERY_COLUMN } from '../exports/types.ts';
+import {
+  type ExportDefinition,
+  OWN_QUERY_COLUMN,
+  QUARANTINE_RAW_COLUMN,
+  QUARANTINE_REASON_COLUMN,
+} from '../exports/types.ts';
 
 // The BigQuery table of an export: the registry's columns, plus the instance each row came from and when it was
 // extracted. Incremental exports are partitioned by day on their cursor column and every table is clustered by
@@ -37,8 +42,6 @@ const INSERT_TIME_FIELDS = new Set([
 ]);
 
 export const DELETED_AT_COLUMN = '_deleted_at';
-export const QUARANTINE_REASON_COLUMN = '_lsa_quarantine_reason';
-export const QUARANTINE_RAW_COLUMN = '_lsa_raw';
 
 /** The columns a spool line may carry (every column but `_deleted_at`, which only the MERGE sets). */
 export function dataColumns(spec: TableSpec): ColumnSchema[] {

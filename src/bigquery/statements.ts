@@ -1,11 +1,5 @@
-import {
-  type ColumnSchema,
-  DELETED_AT_COLUMN,
-  dataColumns,
-  QUARANTINE_RAW_COLUMN,
-  QUARANTINE_REASON_COLUMN,
-  type TableSpec,
-} from './schema.ts';
+import { QUARANTINE_RAW_COLUMN, QUARANTINE_REASON_COLUMN } from '../exports/types.ts';
+import { type ColumnSchema, DELETED_AT_COLUMN, dataColumns, type TableSpec } from './schema.ts';
 
 // The GoogleSQL a load runs against its staging table: the per-window row count, the MERGE (or INSERT) into the
 // target, and the MERGE of quarantined lines into `_lsa_quarantine`. Values inlined here are ours (instance ids

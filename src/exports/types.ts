@@ -58,5 +58,12 @@ export interface ExportDefinition {
 /** BigQuery column flagging the pipeline's own extract queries in exports with `ownQueryUserField`. */
 export const OWN_QUERY_COLUMN = '_lsa_own_query';
 
+/**
+ * A quarantined row's spool line carries only these two (with looker_instance and _extracted_at): why the row
+ * could not be loaded, and the row as Looker sent it, masked. The load moves such lines to `_lsa_quarantine`.
+ */
+export const QUARANTINE_REASON_COLUMN = '_lsa_quarantine_reason';
+export const QUARANTINE_RAW_COLUMN = '_lsa_raw';
+
 export const LOAD_STRATEGIES = ['merge', 'append'] as const;
 export type LoadStrategy = (typeof LOAD_STRATEGIES)[number];

@@ -1,6 +1,12 @@
 import type { ResolvedExport } from '../config/model.ts';
 import { NonRetryableError } from '../errors.ts';
-import { type BigQueryType, type ExportField, OWN_QUERY_COLUMN } from '../exports/types.ts';
+import {
+  type BigQueryType,
+  type ExportField,
+  OWN_QUERY_COLUMN,
+  QUARANTINE_RAW_COLUMN,
+  QUARANTINE_REASON_COLUMN,
+} from '../exports/types.ts';
 import { utcDateTimeText, wallTimeToUtcMs } from './datetime.ts';
 import { hashMask, REDACTED, redactMask, type StringMask } from './masking.ts';
 
@@ -110,10 +116,6 @@ export interface RowConverter {
   /** The line that puts a bad row in quarantine: the row as Looker sent it, masked, and why it is bad. */
   quarantineLine(row: Record<string, unknown>, reason: string): string;
 }
-
-/** Columns of a quarantine line in the staging table (the load moves such lines to `_lsa_quarantine`). */
-export const QUARANTINE_REASON_COLUMN = '_lsa_quarantine_reason';
-export const QUARANTINE_RAW_COLUMN = '_lsa_raw';
 
 export interface RowContext {
   instanceId: string;
