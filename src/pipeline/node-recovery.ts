@@ -1,5 +1,6 @@
 import { catalog, type UploadPayload } from './catalog.ts';
 import type { PipelineContext } from './context.ts';
+import { jobName } from './job-names.ts';
 
 // A node that stops heartbeating takes its spool files with it. Its upload queue is emptied and every window
 // that was waiting there is extracted again on a live node: the load (and its upload child) and the finished
@@ -38,7 +39,7 @@ export async function recoverDeadNodes(
     for (const upload of windows) {
       const { instanceId, exportName, window } = upload.manifest;
       const ids = { instanceId, exportName, plan: upload.plan, window };
-      await context.queues.extract.add('extract', ids, {
+      await context.queues.extract.add(jobName(ids), ids, {
         ...catalog.extract.options(context.config.workers.backoffMs),
         jobId: catalog.extract.jobId(ids),
       });

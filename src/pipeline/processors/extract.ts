@@ -5,6 +5,7 @@ import { extractWindow } from '../../looker/extract.ts';
 import { describeWindow, windowId } from '../../window.ts';
 import { catalog, type ExtractPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
+import { jobName } from '../job-names.ts';
 
 // Extract one window: take one of the instance's query slots (or wait, delayed, not failed), stream the rows
 // into a spool file, then enqueue the flow that stages and loads it: load (parent) ← upload (child, on this
@@ -111,13 +112,13 @@ export async function processExtract(
     rows: result.rows,
   };
   await context.flow.add({
-    name: 'load',
+    name: jobName(data),
     queueName: catalog.load.queue,
     data: loadData,
     opts: { ...catalog.load.options(context.config.workers.backoffMs), jobId: loadJobId },
     children: [
       {
-        name: 'upload',
+        name: jobName(data),
         queueName: catalog.upload.queue(context.nodeId),
         data: { manifest: result.manifest, plan: data.plan, nodeId: context.nodeId },
         opts: {

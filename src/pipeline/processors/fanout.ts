@@ -3,6 +3,7 @@ import type { InstanceConfig, ResolvedExport } from '../../config/model.ts';
 import { parseWindowId, windowId } from '../../window.ts';
 import { catalog, type TickPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
+import { jobName } from '../job-names.ts';
 import { nextPlan } from '../next-plan.ts';
 
 // The scheduler's tick: one extract job per (instance, export, window). An export whose previous windows are
@@ -124,7 +125,7 @@ async function planExport(
   const jobs = planned.map(({ window }) => {
     const payload = { instanceId: instance.id, exportName, plan: planNumber, window };
     return {
-      name: 'extract',
+      name: jobName(payload),
       data: payload,
       opts: {
         ...catalog.extract.options(context.config.workers.backoffMs),
