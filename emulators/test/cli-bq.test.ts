@@ -55,7 +55,7 @@ afterAll(async () => {
 });
 
 // Each command is a Python start plus a `gcloud config list` (2-4 s on a busy machine): generous timeouts, and
-// several commands per test so there are few invocations (20). The tests run in order on one dataset, each
+// several commands per test so there are few invocations (21). The tests run in order on one dataset, each
 // starting from what the previous one left.
 describe.skipIf(!BQ)('bq against the BigQuery emulator', { timeout: 120_000 }, () => {
   let cli: CliSandbox;
@@ -149,7 +149,7 @@ describe.skipIf(!BQ)('bq against the BigQuery emulator', { timeout: 120_000 }, (
     expect(pretty.stdout).toMatch(/DAY \(field: created_at\)\s+user/);
   });
 
-  it('load reads NDJSON from the GCS emulator; show counts the rows; head returns them', async () => {
+  it('load reads NDJSON from the GCS emulator; update sets a description; show counts the rows; head returns them', async () => {
     const loaded = await ok([
       'load',
       '--source_format=NEWLINE_DELIMITED_JSON',
@@ -157,7 +157,12 @@ describe.skipIf(!BQ)('bq against the BigQuery emulator', { timeout: 120_000 }, (
       `gs://${BUCKET}/events.jsonl`,
     ]);
     expect(loaded.stderr).toMatch(/Current status: DONE/);
-    expect((await json(['show', 'activity.events'])).numRows).toBe('3');
+    // update patches the table (bq sends `"schema": null` along with the description).
+    await ok(['update', '--description', 'Looker events', 'activity.events']);
+    expect(await json(['show', 'activity.events'])).toMatchObject({
+      numRows: '3',
+      description: 'Looker events',
+    });
     // tabledata.list, cells as bq prints them (INTEGER as text, TIMESTAMP rendered in UTC).
     expect(await json(['head', '-n', '2', 'activity.events'])).toEqual([
       { id: '1', user: 'ada', created_at: '2024-01-01 10:00:00' },

@@ -176,7 +176,10 @@ async function route(
     case 'PATCH datasets/:id/tables/:id':
     case 'PUT datasets/:id/tables/:id': {
       const ref = tableRef(projectId, id!, subId!);
-      await context.engine.exclusive((connection) => context.catalog.patchTable(connection, ref, body));
+      // `bq update` sends `"schema": null` when it changes something else; BigQuery reads it as "schema unchanged".
+      const { schema, ...rest } = body;
+      const patch = schema === null ? rest : body;
+      await context.engine.exclusive((connection) => context.catalog.patchTable(connection, ref, patch));
       return getTable(context, ref);
     }
     case 'GET datasets/:id/tables/:id/data':
