@@ -15,7 +15,6 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   config: async () => (await import('./config-command.ts')).configCommand,
   emulators: async () => (await import('./emulators-command.ts')).emulatorsCommand,
   doctor: async () => (await import('./doctor-command.ts')).doctorCommand,
-  doctor: async () => (await import('./doctor-command.ts')).doctorCommand,
   report: async () => (await import('./report-command.ts')).reportCommand,
   reports: async () => (await import('./reports-command.ts')).reportsCommand,
 };

@@ -15,7 +15,6 @@ export const COMMAND_SUMMARIES = {
   report:
     'Print one report view (instance overview, query performance, unused content, …) as a table, CSV or JSON.',
   reports: 'Install (create or replace) the report views in the BigQuery dataset, or list them.',
-  doctor: 'Check every Looker instance, Cloud Storage and BigQuery, and print the fix for each failure.',
 } as const;
 
 export type CommandName = keyof typeof COMMAND_SUMMARIES;
