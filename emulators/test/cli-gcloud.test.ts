@@ -168,3 +168,88 @@ describe.skipIf(!GCLOUD)('gcloud storage against the GCS emulator', { timeout: 1
     expect(emulator.store.hasBucket(BUCKET)).toBe(false);
   });
 });
+
+// The wire forms gcloud uses, sent by hand so they are covered where gcloud is not installed.
+describe('the request forms gcloud sends, over plain HTTP', () => {
+  let emulator: GcsEmulator;
+  const bucket = 'lsa-wire-forms';
+
+  beforeAll(async () => {
+    emulator = await startGcsEmulator();
+    emulator.store.createBucket(bucket);
+  });
+
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  const multipart = (boundaryParameter: string, boundary: string, eol: string, media: string) =>
+    fetch(`${emulator.url}/upload/storage/v1/b/${bucket}/o?uploadType=multipart`, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/related; boundary=${boundaryParameter}` },
+      body: [
+        `--${boundary}`,
+        'Content-Type: application/json',
+        'MIME-Version: 1.0',
+        '',
+        JSON.stringify({ name: `m-${boundary.length}-${eol.length}`, contentType: 'text/plain' }),
+        `--${boundary}`,
+        'Content-Type: text/plain',
+        'Content-Transfer-Encoding: binary',
+        '',
+        `${media}${eol}--${boundary}--${eol}`,
+      ].join(eol),
+    });
+
+  it.each([
+    ['single-quoted, LF (gcloud)', "'===============42=='", '===============42==', '\n'],
+    ['double-quoted, CRLF', '"quoted-b"', 'quoted-b', '\r\n'],
+    ['bare, LF', 'bare', 'bare', '\n'],
+  ])(
+    'multipart upload with a %s boundary keeps the media bytes exactly',
+    async (_label, parameter, boundary, eol) => {
+      const media = 'line 1\r\nline 2\n';
+      const response = await multipart(parameter, boundary, eol, media);
+      expect(response.status).toBe(200);
+      const { name, size } = (await response.json()) as { name: string; size: string };
+      expect(size).toBe(String(Buffer.byteLength(media)));
+      expect(emulator.store.getObject(bucket, name)?.bytes.toString()).toBe(media);
+    },
+  );
+
+  it('a multipart body without its boundary is refused with the reason', async () => {
+    const response = await multipart("'other'", 'missing', '\n', 'x');
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
+      'Multipart body does not contain its boundary.',
+    );
+  });
+
+  it('resumable sessions open under /resumable/upload/storage/v1', async () => {
+    const opened = await fetch(
+      `${emulator.url}/resumable/upload/storage/v1/b/${bucket}/o?uploadType=resumable`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'resumed.bin' }),
+      },
+    );
+    expect(opened.status).toBe(200);
+    const put = await fetch(opened.headers.get('location')!, { method: 'PUT', body: 'abc' });
+    expect(put.status).toBe(200);
+    expect(emulator.store.getObject(bucket, 'resumed.bin')?.bytes.toString()).toBe('abc');
+  });
+
+  it('answers storageLayout and managedFolders (flat namespace, no folders), 404 for a missing bucket', async () => {
+    const layout = await fetch(`${emulator.url}/storage/v1/b/${bucket}/storageLayout`);
+    expect(await layout.json()).toEqual({
+      kind: 'storage#storageLayout',
+      bucket,
+      location: 'US',
+      locationType: 'multi-region',
+    });
+    const folders = await fetch(`${emulator.url}/storage/v1/b/${bucket}/managedFolders?pageSize=1000`);
+    expect(await folders.json()).toEqual({ kind: 'storage#managedFolders' });
+    expect((await fetch(`${emulator.url}/storage/v1/b/no-such-bucket/storageLayout`)).status).toBe(404);
+  });
+});
