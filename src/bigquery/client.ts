@@ -4,7 +4,7 @@ import type { PipelineConfig } from '../config/model.ts';
 
 // Production: Application Default Credentials. Against the local emulator: an explicit http:// apiEndpoint and
 // PassThroughClient. Without it the client looks for credentials, probes the GCE metadata server for seconds
-// and then sends unauthenticated requests (shared/reference/gcp-emulation.md §0). BIGQUERY_EMULATOR_HOST is
+// and then sends unauthenticated requests. BIGQUERY_EMULATOR_HOST is
 // deliberately not used.
 
 export function createBigQuery(bigquery: PipelineConfig['bigquery']): BigQuery {

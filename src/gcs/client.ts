@@ -2,8 +2,8 @@ import { IdempotencyStrategy, Storage, type StorageOptions } from '@google-cloud
 import type { PipelineConfig } from '../config/model.ts';
 
 // Production: Application Default Credentials. Against the local emulator: an explicit http:// apiEndpoint and
-// a projectId, with which the client sends no auth and never probes the metadata server
-// (shared/reference/gcp-emulation.md §1). STORAGE_EMULATOR_HOST is deliberately not used.
+// a projectId, with which the client sends no auth and never probes the metadata server.
+// STORAGE_EMULATOR_HOST is deliberately not used.
 //
 // Retries: the client (7.x) retries an upload only when it carries a generation precondition. Our uploads are
 // idempotent by construction (one object name per window, replaced with the same bytes), so every request may
