@@ -71,30 +71,6 @@ describe.skipIf(!BQ)('bq against the BigQuery emulator', { timeout: 120_000 }, (
     await cli?.remove();
   });
 
-  it('serves the discovery document bq builds its client from, pointing at the emulator', async () => {
-    const response = await fetch(`${bigquery.url}/$discovery/rest?version=v2`);
-    expect(response.status).toBe(200);
-    const document = await response.json();
-    expect(document).toMatchObject({
-      kind: 'discovery#restDescription',
-      id: 'bigquery:v2',
-      rootUrl: `${bigquery.url}/`,
-      baseUrl: `${bigquery.url}/bigquery/v2/`,
-      servicePath: 'bigquery/v2/',
-    });
-    expect(Object.keys(document.resources).sort()).toEqual([
-      'datasets',
-      'jobs',
-      'projects',
-      'tabledata',
-      'tables',
-    ]);
-    expect(Object.keys(document.resources.jobs.methods)).toEqual(
-      expect.arrayContaining(['insert', 'get', 'list', 'query', 'getQueryResults', 'cancel']),
-    );
-    expect((await fetch(`${bigquery.url}/$discovery/rest?version=v3`)).status).toBe(404);
-  });
-
   it('mk makes a dataset and a partitioned, clustered table; show and ls describe them', async () => {
     expect((await ok(['mk', 'activity'])).stdout).toContain(
       `Dataset '${PROJECT}:activity' successfully created.`,
@@ -240,6 +216,35 @@ describe.skipIf(!BQ)('bq against the BigQuery emulator', { timeout: 120_000 }, (
     await ok(['mk', '--table', '--schema=id:INTEGER', 'activity.other']);
     await ok(['rm', '-r', '-f', '-d', 'activity']);
     expect((await ok(['ls'])).stdout.trim()).toBe('');
+  });
+});
+
+describe('the discovery document', () => {
+  it('serves the discovery document bq builds its client from, pointing at the emulator', async () => {
+    const response = await fetch(`${bigquery.url}/$discovery/rest?version=v2`);
+    expect(response.status).toBe(200);
+    const document = await response.json();
+    expect(document).toMatchObject({
+      kind: 'discovery#restDescription',
+      id: 'bigquery:v2',
+      rootUrl: `${bigquery.url}/`,
+      baseUrl: `${bigquery.url}/bigquery/v2/`,
+      servicePath: 'bigquery/v2/',
+    });
+    expect(Object.keys(document.resources).sort()).toEqual([
+      'datasets',
+      'jobs',
+      'projects',
+      'tabledata',
+      'tables',
+    ]);
+    expect(Object.keys(document.resources.jobs.methods)).toEqual(
+      expect.arrayContaining(['insert', 'get', 'list', 'query', 'getQueryResults', 'cancel']),
+    );
+    expect((await fetch(`${bigquery.url}/$discovery/rest?version=v3`)).status).toBe(404);
+    // google-api-python-client's default discovery URL serves the same document.
+    const classic = await fetch(`${bigquery.url}/discovery/v1/apis/bigquery/v2/rest`);
+    expect((await classic.json()).rootUrl).toBe(`${bigquery.url}/`);
   });
 });
 
