@@ -82,6 +82,12 @@ export function renderMetrics(input: MetricsInput): string {
   );
   perExport('lsa_rows_extracted_total', 'counter', 'Rows extracted from Looker.', (r) => r.rowsExtracted);
   perExport('lsa_rows_loaded_total', 'counter', 'Rows loaded into BigQuery.', (r) => r.rowsLoaded);
+  perExport(
+    'lsa_rows_quarantined_total',
+    'counter',
+    'Rows put in _lsa_quarantine: Looker sent them in a form BigQuery cannot take.',
+    (r) => r.rowsQuarantined,
+  );
   perExport('lsa_initial_load_done', 'gauge', '1 once the initial load has committed.', (r) =>
     r.initialLoadDone ? 1 : 0,
   );

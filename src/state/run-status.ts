@@ -10,6 +10,8 @@ export interface ExportRunStatus {
   lastLoadedAt: string | null;
   lastError: string | null;
   rowsExtracted: number;
+  /** Rows put in `_lsa_quarantine` instead of the export's table (they could not be loaded as they were). */
+  rowsQuarantined: number;
   rowsLoaded: number;
 }
 
@@ -29,9 +31,10 @@ export class RunStatusStore {
     private readonly keys: StateKeys,
   ) {}
 
-  async recordExtract(instanceId: string, exportName: string, rows: number): Promise<void> {
+  async recordExtract(instanceId: string, exportName: string, rows: number, quarantined = 0): Promise<void> {
     await this.redis
       .multi()
+      .hincrby(this.keys.counters(), `quarantined|${instanceId}|${exportName}`, quarantined)
       .hset(this.keys.runs(instanceId), {
         [`${exportName}.lastRunAt`]: new Date().toISOString(),
         [`${exportName}.lastRows`]: String(rows),
@@ -81,10 +84,11 @@ export class RunStatusStore {
       `${exportName}.lastLoadedAt`,
       `${exportName}.lastError`,
     );
-    const [extracted, loaded] = await this.redis.hmget(
+    const [extracted, loaded, quarantined] = await this.redis.hmget(
       this.keys.counters(),
       `extracted|${instanceId}|${exportName}`,
       `loaded|${instanceId}|${exportName}`,
+      `quarantined|${instanceId}|${exportName}`,
     );
     return {
       lastRunAt: lastRunAt ?? null,
@@ -92,6 +96,7 @@ export class RunStatusStore {
       lastLoadedAt: lastLoadedAt ?? null,
       lastError: lastError ?? null,
       rowsExtracted: Number(extracted ?? 0),
+      rowsQuarantined: Number(quarantined ?? 0),
       rowsLoaded: Number(loaded ?? 0),
     };
   }

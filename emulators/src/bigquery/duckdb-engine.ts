@@ -18,7 +18,8 @@ export class DuckDbEngine {
   private readonly attachedProjects = new Set<string>();
 
   private constructor(
-    private readonly instance: DuckDBInstance,
+    /** Held so the database lives exactly as long as the engine (see close). */
+    readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
   ) {}
 
@@ -47,9 +48,13 @@ export class DuckDbEngine {
     this.attachedProjects.add(projectId);
   }
 
+  /**
+   * Lets the database go. Closing the DuckDB instance by hand while result objects of earlier jobs still wait for
+   * the garbage collector made the process crash now and then (a native finalizer on a closed database); released
+   * references are freed by the collector in the right order instead.
+   */
   close(): void {
-    this.connection.closeSync();
-    this.instance.closeSync();
+    this.attachedProjects.clear();
   }
 }
 

@@ -79,7 +79,7 @@ export async function processExtract(
     await lease.release();
   }
 
-  await context.runStatus.recordExtract(instance.id, data.exportName, result.rows);
+  await context.runStatus.recordExtract(instance.id, data.exportName, result.rows, result.quarantined);
   if (resolved.definition.openWhileNull && data.window.kind !== 'snapshot') {
     const coverage =
       data.window.kind === 'reopen'
