@@ -119,6 +119,10 @@ describe('a body that is not JSON fails its window; a row that cannot be loaded 
       const loaded = await loadedKeys(pipeline.context, historyOf('bad'), 'bad');
       expect(loaded.length).toBe(all.length - 1);
       expect(await pipeline.context.exportState.get('bad', 'history')).toMatchObject({ initialLoad: false });
+      // counted where operators look: status and /metrics
+      expect((await pipeline.context.runStatus.get('bad', 'history')).rowsQuarantined).toBeGreaterThanOrEqual(
+        1,
+      );
     },
   );
 });
