@@ -417,3 +417,23 @@ describe('nested and exact types through a load', () => {
     expect((rows[0] as { t: BigQueryTimestamp }).t.value).toBe('2024-01-01T00:00:00.500Z');
   });
 });
+
+describe("query errors in BigQuery's words", () => {
+  it.each([
+    ['an unknown column', 'SELECT nope FROM UNNEST([1]) AS x', 'Unrecognized name: nope'],
+    ['an unknown function', 'SELECT unknown_fn(1)', 'Function not found: unknown_fn'],
+    [
+      'an ungrouped column',
+      'SELECT x, y FROM UNNEST([STRUCT(1 AS x, 2 AS y)]) GROUP BY x',
+      'SELECT list expression references column y which is neither grouped nor aggregated',
+    ],
+    ['a syntax error', 'SELEC 1', 'Syntax error: Unexpected'],
+  ])('%s', async (_name, sql, message) => {
+    const error = await bigquery.query(sql).then(
+      () => undefined,
+      (e: unknown) => e as { message: string; errors?: { reason: string }[] },
+    );
+    expect(error?.message).toContain(message);
+    expect(error?.errors?.[0]?.reason).toBe('invalidQuery');
+  });
+});

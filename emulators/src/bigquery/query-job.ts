@@ -362,5 +362,18 @@ export function translateDuckDbError(error: unknown): Error {
   if (exists) return duplicate(`Already Exists: Table ${exists[1]}`);
   const notNull = /NOT NULL constraint failed: (\S+)/.exec(text);
   if (notNull) return invalidQuery(`Required field ${notNull[1]} cannot be null`);
+  // The analyser's errors in BigQuery's words (BigQuery adds a position, `at [line:column]`, that DuckDB lacks).
+  const column = /Referenced column "?([^"\s!]+)"? not found/.exec(text);
+  if (column) return invalidQuery(`Unrecognized name: ${column[1]}`);
+  const fn = /(?:Scalar|Aggregate|Table) Function with name "?([^"\s!]+)"? does not exist/.exec(text);
+  if (fn) return invalidQuery(`Function not found: ${fn[1]}`);
+  const grouped = /column "?([^"\s!]+)"? must appear in the GROUP BY clause/.exec(text);
+  if (grouped) {
+    return invalidQuery(
+      `SELECT list expression references column ${grouped[1]} which is neither grouped nor aggregated`,
+    );
+  }
+  const syntax = /^Parser Error: syntax error at or near (.+)$/.exec(text);
+  if (syntax) return invalidQuery(`Syntax error: Unexpected ${syntax[1]}`);
   return invalidQuery(text.replace(/^Parser Error: /, 'Syntax error: '));
 }
