@@ -12,6 +12,7 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   status: async () => (await import('./status-command.ts')).statusCommand,
   plan: async () => (await import('./plan-command.ts')).planCommand,
   reset: async () => (await import('./reset-command.ts')).resetCommand,
+  backfill: async () => (await import('./backfill-command.ts')).backfillCommand,
   config: async () => (await import('./config-command.ts')).configCommand,
   emulators: async () => (await import('./emulators-command.ts')).emulatorsCommand,
   doctor: async () => (await import('./doctor-command.ts')).doctorCommand,

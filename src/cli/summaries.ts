@@ -8,6 +8,8 @@ export const COMMAND_SUMMARIES = {
     'Show, per instance and export: initial load done, watermark, last run, rows, last error, queue counts.',
   plan: 'Dry run: the windows, Looker queries and (with --count) rows the next run would make, per instance × export.',
   reset: 'Put an instance (or one of its exports) back to initial load: flag on, watermark cleared.',
+  backfill:
+    'Load a past range of one incremental export again (MERGE), beside the schedule; the watermark stays.',
   config: 'Check a pipeline config, or print the JSON Schema editors use to complete it.',
   emulators:
     'Start the Looker, GCS and BigQuery emulators with three seeded instances and write a pipeline config for them.',

@@ -29,10 +29,16 @@ export const tickPayload = z.strictObject({
  * reset, or after an operator removed a failed plan) gets fresh job ids instead of colliding with old jobs. */
 const plan = z.int().min(1);
 
+/** Set on the jobs of a backfill (`lsa backfill`): its number, from a counter per instance × export. It replaces
+ * the plan in job ids, object names and BigQuery job ids, so a backfill never collides with the regular plan;
+ * its windows commit to the backfill's own record, never to the pending set or the watermark. */
+const backfill = z.int().min(1).optional();
+
 export const extractPayload = z.strictObject({
   instanceId,
   exportName,
   plan,
+  backfill,
   window: windowSchema,
   /** Set once the upload/load flow is enqueued, so a re-run after a crash does not extract again. */
   flowAdded: z.boolean().optional(),
@@ -41,6 +47,7 @@ export const extractPayload = z.strictObject({
 export const uploadPayload = z.strictObject({
   manifest: spoolManifestSchema,
   plan,
+  backfill,
   nodeId: z.string().min(1),
 });
 
@@ -48,6 +55,7 @@ export const loadPayload = z.strictObject({
   instanceId,
   exportName,
   plan,
+  backfill,
   window: windowSchema,
   rows: z.int().min(1),
 });
@@ -72,10 +80,15 @@ const backoff = (base: number, scale: number) =>
   ({ type: 'exponential', delay: base * scale, jitter: 0.5 }) as const;
 
 /** Job ids: deterministic, never containing `:` (BullMQ refuses it) and never all digits. */
-export type WindowRef = Pick<LoadPayload, 'instanceId' | 'exportName' | 'plan' | 'window'>;
+export type WindowRef = Pick<LoadPayload, 'instanceId' | 'exportName' | 'plan' | 'window' | 'backfill'>;
+
+/** `p<plan>` for a window of the regular plan, `b<n>` for one of backfill n: the two id spaces never meet. */
+export function runTag(data: Pick<WindowRef, 'plan' | 'backfill'>): string {
+  return data.backfill === undefined ? `p${data.plan}` : `b${data.backfill}`;
+}
 
 function windowKey(data: WindowRef) {
-  return `${data.instanceId}-${data.exportName}-${windowId(data.window)}-p${data.plan}`;
+  return `${data.instanceId}-${data.exportName}-${windowId(data.window)}-${runTag(data)}`;
 }
 
 export const catalog = {

@@ -38,7 +38,7 @@ export async function recoverDeadNodes(
     await queue.obliterate({ force: true });
     for (const upload of windows) {
       const { instanceId, exportName, window } = upload.manifest;
-      const ids = { instanceId, exportName, plan: upload.plan, window };
+      const ids = { instanceId, exportName, plan: upload.plan, backfill: upload.backfill, window };
       await context.queues.extract.add(jobName(ids), ids, {
         ...catalog.extract.options(context.config.workers.backoffMs),
         jobId: catalog.extract.jobId(ids),
@@ -57,7 +57,7 @@ export async function recoverDeadNodes(
 /** Removes a window's load (leaving its upload child for the queue's obliteration) and its extract. */
 async function removeWindowJobs(context: PipelineContext, upload: UploadPayload): Promise<boolean> {
   const { instanceId, exportName, window } = upload.manifest;
-  const ids = { instanceId, exportName, plan: upload.plan, window };
+  const ids = { instanceId, exportName, plan: upload.plan, backfill: upload.backfill, window };
   const loadId = catalog.load.jobId(ids);
   const extractId = catalog.extract.jobId(ids);
   await (await context.queues.load.getJob(loadId))?.remove({ removeChildren: false }).catch(() => undefined);

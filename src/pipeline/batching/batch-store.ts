@@ -16,6 +16,8 @@ export interface BatchWindow {
   instanceId: string;
   exportName: string;
   plan: number;
+  /** Set for a window of a backfill: it commits to the backfill, not to the plan. */
+  backfill?: number;
   window: ExtractWindow;
   sourceUri: string;
   bytes: number;

@@ -1,9 +1,11 @@
+import { join } from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
 import { findExport, findInstance } from '../../config/model.ts';
 import { RetryAfterError } from '../../errors.ts';
 import { extractWindow } from '../../looker/extract.ts';
 import { describeWindow, windowId } from '../../window.ts';
-import { catalog, type ExtractPayload } from '../catalog.ts';
+import { commitBackfillWindow } from '../backfill.ts';
+import { catalog, type ExtractPayload, runTag } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import { jobName } from '../job-names.ts';
 
@@ -62,7 +64,9 @@ export async function processExtract(
       instance,
       export: resolved,
       window: data.window,
-      spoolDir: context.spoolDir,
+      // A backfill's spool files live apart: the regular plan may extract the same window at the same time.
+      spoolDir:
+        data.backfill === undefined ? context.spoolDir : join(context.spoolDir, 'backfill', runTag(data)),
       hashKey: () => {
         if (!context.config.masking.hashKey) throw new Error('masking.hashKey is not configured');
         return context.config.masking.hashKey.resolve();
@@ -80,7 +84,8 @@ export async function processExtract(
   }
 
   await context.runStatus.recordExtract(instance.id, data.exportName, result.rows, result.quarantined);
-  if (resolved.definition.openWhileNull && data.window.kind !== 'snapshot') {
+  // Open rows are the regular plan's business: a backfill neither records nor clears them.
+  if (resolved.definition.openWhileNull && data.window.kind !== 'snapshot' && data.backfill === undefined) {
     const coverage =
       data.window.kind === 'reopen'
         ? { keys: data.window.keys }
@@ -96,6 +101,11 @@ export async function processExtract(
   );
   if (!result.manifest) {
     // A window with no rows is a success: nothing to upload or load, and the watermark moves on.
+    if (data.backfill !== undefined) {
+      await commitBackfillWindow(context, { ...data, backfill: data.backfill }, 0);
+      await job.log(`no rows: window committed to backfill b${data.backfill}`);
+      return { rows: 0, queries: result.queries, loadJobId: null };
+    }
     const { watermark } = await context.exportState.commitWindow(
       instance.id,
       data.exportName,
@@ -108,6 +118,7 @@ export async function processExtract(
     instanceId: instance.id,
     exportName: data.exportName,
     plan: data.plan,
+    ...(data.backfill === undefined ? {} : { backfill: data.backfill }),
     window: data.window,
     rows: result.rows,
   };
@@ -120,7 +131,12 @@ export async function processExtract(
       {
         name: jobName(data),
         queueName: catalog.upload.queue(context.nodeId),
-        data: { manifest: result.manifest, plan: data.plan, nodeId: context.nodeId },
+        data: {
+          manifest: result.manifest,
+          plan: data.plan,
+          ...(data.backfill === undefined ? {} : { backfill: data.backfill }),
+          nodeId: context.nodeId,
+        },
         opts: {
           ...catalog.upload.options(context.config.workers.backoffMs),
           jobId: catalog.upload.jobId(data),

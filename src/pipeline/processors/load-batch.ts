@@ -11,9 +11,10 @@ import { ensureDataset } from '../../bigquery/tables.ts';
 import { findExport, findInstance } from '../../config/model.ts';
 import { errorMessage } from '../../errors.ts';
 import { windowId } from '../../window.ts';
+import { commitBackfillWindow } from '../backfill.ts';
 import type { BatchWindow } from '../batching/batch-store.ts';
 import { batching } from '../batching/batching.ts';
-import type { LoadBatchPayload } from '../catalog.ts';
+import { type LoadBatchPayload, runTag } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import type { LoadOutcome } from './load.ts';
 
@@ -136,7 +137,7 @@ async function loadWindows(
     batchKey: `b${data.batch}_${digest}`,
     windows: windows.map((w) => ({
       instanceId: w.instanceId,
-      windowId: `${windowId(w.window)}-p${w.plan}`,
+      windowId: `${windowId(w.window)}-${runTag(w)}`,
       sourceUri: w.sourceUri,
       rows: w.rows,
       ...(w.extractedAt ? { extractedAt: w.extractedAt } : {}),
@@ -158,13 +159,19 @@ async function commit(
   const { store } = batching(context);
   for (const [i, window] of windows.entries()) {
     const loaded = result.windows[i]!;
-    const { watermark } = await context.exportState.commitWindow(
-      window.instanceId,
-      window.exportName,
-      windowId(window.window),
-    );
-    if (await store.firstCommit(window.loadJobId)) {
-      await context.runStatus.recordLoad(window.instanceId, window.exportName, loaded.rows);
+    let watermark: string | null = null;
+    if (window.backfill === undefined) {
+      ({ watermark } = await context.exportState.commitWindow(
+        window.instanceId,
+        window.exportName,
+        windowId(window.window),
+      ));
+      if (await store.firstCommit(window.loadJobId)) {
+        await context.runStatus.recordLoad(window.instanceId, window.exportName, loaded.rows);
+      }
+    } else {
+      // A backfill commits to its own record: the pending set, the watermark and freshness stay the plan's.
+      await commitBackfillWindow(context, { ...window, backfill: window.backfill }, loaded.rows);
     }
     const windowOutcome: LoadOutcome = {
       uri: window.sourceUri,

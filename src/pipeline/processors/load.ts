@@ -6,8 +6,9 @@ import { findExport, findInstance } from '../../config/model.ts';
 import { NonRetryableError } from '../../errors.ts';
 import type { UploadResult } from '../../gcs/upload.ts';
 import { windowId } from '../../window.ts';
+import { commitBackfillWindow } from '../backfill.ts';
 import { batching, ensureBatchJob } from '../batching/batching.ts';
-import { catalog, type LoadPayload, UPLOAD_QUEUE_PREFIX } from '../catalog.ts';
+import { catalog, type LoadPayload, runTag, UPLOAD_QUEUE_PREFIX } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 
 // The load job of one window. With `load.batch.maxWindows: 1` it loads its window alone (one load job, one
@@ -72,6 +73,7 @@ export async function processLoad(
       instanceId: data.instanceId,
       exportName: data.exportName,
       plan: data.plan,
+      ...(data.backfill === undefined ? {} : { backfill: data.backfill }),
       window: data.window,
       sourceUri: upload.uri,
       bytes: upload.bytes,
@@ -142,9 +144,9 @@ async function loadAlone(
   const { bigquery: bq } = context.config;
   await ensureDataset(context.bigquery, bq.dataset, bq.location);
   const id = windowId(data.window);
-  // BigQuery job ids and the staging table name include the plan: a window planned again (after a reset) must
-  // not find the jobs of its earlier plan and take their result for its own.
-  const planned = `${id}-p${data.plan}`;
+  // BigQuery job ids and the staging table name include the plan (or the backfill): a window planned again
+  // (after a reset), or backfilled, must not find the jobs of another plan and take their result for its own.
+  const planned = `${id}-${runTag(data)}`;
   const result = await loadBatch({
     bigquery: context.bigquery,
     projectId: bq.projectId,
@@ -165,8 +167,14 @@ async function loadAlone(
     ],
     attempt: job.attemptsMade,
   });
-  const { watermark } = await context.exportState.commitWindow(instance.id, data.exportName, id);
-  await context.runStatus.recordLoad(instance.id, data.exportName, result.rowsLoaded);
+  let watermark: string | null = null;
+  if (data.backfill === undefined) {
+    ({ watermark } = await context.exportState.commitWindow(instance.id, data.exportName, id));
+    await context.runStatus.recordLoad(instance.id, data.exportName, result.rowsLoaded);
+  } else {
+    // A backfill commits to its own record: the pending set, the watermark and freshness stay the plan's.
+    await commitBackfillWindow(context, { ...data, backfill: data.backfill }, result.rowsLoaded);
+  }
   await dropStagingTable(context.bigquery, bq.dataset, result.stagingTable);
   await job.log(
     `loaded ${result.rowsLoaded} rows (${result.inserted} inserted, ${result.updated} updated, ${result.quarantined} quarantined) by ${result.jobIds.join(', ')}; watermark ${watermark ?? 'unchanged'}`,

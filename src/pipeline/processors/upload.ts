@@ -8,7 +8,13 @@ export async function processUpload(
   job: Job,
   data: UploadPayload,
 ): Promise<UploadResult> {
-  const result = await uploadSpoolFile(context.storage, context.config.gcs, data.manifest);
+  // A backfill's objects live apart: the regular plan may stage the same window at the same time.
+  const { gcs } = context.config;
+  const prefix =
+    data.backfill === undefined
+      ? gcs.prefix
+      : [gcs.prefix, 'backfill', `b${data.backfill}`].filter(Boolean).join('/');
+  const result = await uploadSpoolFile(context.storage, { ...gcs, prefix }, data.manifest);
   await job.log(`uploaded ${result.rows} rows (${result.bytes} bytes) to ${result.uri}`);
   return result;
 }
