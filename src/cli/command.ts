@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.ts';
-import type { PipelineConfig } from '../config/model.ts';
+import { type PipelineConfig, seedNodeUrl } from '../config/model.ts';
 
 // The small frame every `lsa` command shares: option parsing with --help, --config and --env-file, and errors
 // printed as one clear message (never a stack trace) with a non-zero exit.
@@ -152,7 +152,8 @@ export function redactedUrl(url: string): string {
  */
 export async function ensureRedisReachable(config: PipelineConfig, timeoutMs = 3_000): Promise<void> {
   const { Redis } = await import('ioredis');
-  const probe = new Redis(config.redis.url, {
+  // A cluster URL is probed at the node it names: it answers PING whichever slots it serves.
+  const probe = new Redis(seedNodeUrl(config.redis.url), {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     maxRetriesPerRequest: 0,

@@ -42,6 +42,7 @@ export interface InstanceConfig {
 
 export interface PipelineConfig {
   source: string;
+  /** A `redis+cluster://` or `rediss+cluster://` url connects to a Redis Cluster (isClusterUrl). */
   redis: { url: string; prefix: string };
   schedule: { cron: string; timezone: string };
   spool: { dir: string };
@@ -69,6 +70,18 @@ export interface PipelineConfig {
     batch: { maxWaitMs: number; quietMs: number; maxWindows: number; maxBytes: number };
   };
   dashboard: { host: string; port: number };
+}
+
+/** `redis+cluster://` and `rediss+cluster://` name one node (or the discovery endpoint) of a Redis Cluster. */
+const CLUSTER_SCHEME = /^(rediss?)\+cluster:/;
+
+export function isClusterUrl(url: string): boolean {
+  return CLUSTER_SCHEME.test(url);
+}
+
+/** The plain `redis://` (or `rediss://`) URL of the node a cluster URL names: one-off probes talk to it alone. */
+export function seedNodeUrl(url: string): string {
+  return url.replace(CLUSTER_SCHEME, '$1:');
 }
 
 // A job naming an instance or export that config no longer has can never succeed: fail it once, clearly.

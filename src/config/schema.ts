@@ -5,6 +5,7 @@ import { LOAD_STRATEGIES } from '../exports/types.ts';
 import { EXPORT_NAME_PATTERN, INSTANCE_ID_PATTERN } from '../names.ts';
 import { parseDuration } from './duration.ts';
 import { describeValue } from './errors.ts';
+import { isClusterUrl } from './model.ts';
 import { parseSecretReference } from './secrets.ts';
 
 // The YAML config, as operators write it. Every refinement's message names the offending value; secrets are
@@ -135,12 +136,26 @@ const instance = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  redis: z.strictObject({
-    url: z.string().refine((text) => /^rediss?:\/\//.test(text), {
-      error: (issue) => `${describeValue(issue.input)} is not a redis:// or rediss:// URL`,
+  redis: z
+    .strictObject({
+      /** `redis+cluster://host:port` (or `rediss+cluster://`): any node, or the discovery endpoint, of a Redis Cluster. */
+      url: z
+        .string()
+        .refine((text) => /^rediss?(\+cluster)?:\/\//.test(text), {
+          error: (issue) =>
+            `${describeValue(issue.input)} is not a redis:// or rediss:// URL (a Redis Cluster: redis+cluster:// or rediss+cluster://)`,
+        })
+        .refine((text) => !/^rediss?\+cluster:\/\/[^/]*\/0*[1-9]/.test(text), {
+          error: () => 'selects a database other than 0, the only one a Redis Cluster has',
+        }),
+      prefix: z.string().min(1).default('{lsa}'),
+    })
+    // On a cluster, BullMQ's scripts and ours touch several keys at once: they must all hash to one slot.
+    .refine((redis) => !isClusterUrl(redis.url) || /^\{[^{}]+\}/.test(redis.prefix), {
+      path: ['prefix'],
+      error: (issue) =>
+        `${describeValue((issue.input as { prefix?: unknown }).prefix)} is not a hash tag like "{lsa}", which a Redis Cluster needs so that every key of the pipeline lives in one slot`,
     }),
-    prefix: z.string().min(1).default('{lsa}'),
-  }),
   schedule: z
     .strictObject({ cron: cron.default('0 * * * *'), timezone: timeZone.default('UTC') })
     .default({ cron: '0 * * * *', timezone: 'UTC' }),

@@ -4,9 +4,9 @@ import { resolve } from 'node:path';
 import type { BigQuery } from '@google-cloud/bigquery';
 import type { Storage } from '@google-cloud/storage';
 import { FlowProducer, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { createBigQuery } from '../bigquery/client.ts';
-import type { PipelineConfig } from '../config/model.ts';
+import { isClusterUrl, type PipelineConfig, seedNodeUrl } from '../config/model.ts';
 import { createStorage } from '../gcs/client.ts';
 import { type Logger, warnThrottled } from '../logging.ts';
 import { LookerClients } from '../looker/client.ts';
@@ -62,12 +62,33 @@ export function defaultNodeId(): string {
 export function connectRedis(url: string, purpose: string, logger: Logger): Redis {
   // BullMQ workers need maxRetriesPerRequest: null (wait for Redis forever rather than fail a job mid-flight).
   // The name (`lsa-main-<node>`, `lsa-worker-<node>`; BullMQ's duplicates keep it) shows in CLIENT LIST.
-  const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: `lsa-${purpose}` });
+  const options = { maxRetriesPerRequest: null, connectionName: `lsa-${purpose}` };
+  const redis = isClusterUrl(url) ? connectCluster(url, options) : new Redis(url, options);
   // Every connection of the process retries while Redis is down: one warning per 10 s for all of them.
   redis.on('error', (error) =>
     warnThrottled(logger, 'redis', { err: error.message }, 'redis connection error'),
   );
   return redis;
+}
+
+function connectCluster(url: string, options: { maxRetriesPerRequest: null; connectionName: string }): Redis {
+  const seed = new URL(seedNodeUrl(url));
+  // The nodes the cluster reports are reached with redisOptions, not with the seed URL: credentials and TLS
+  // go there so that every node gets them.
+  const cluster = new Cluster(
+    [{ host: seed.hostname.replace(/^\[|\]$/g, ''), port: Number(seed.port || 6379) }],
+    {
+      redisOptions: {
+        ...options,
+        ...(seed.username ? { username: decodeURIComponent(seed.username) } : {}),
+        ...(seed.password ? { password: decodeURIComponent(seed.password) } : {}),
+        ...(seed.protocol === 'rediss:' ? { tls: {} } : {}),
+      },
+    },
+  );
+  // A Cluster answers every command the pipeline and BullMQ send, Lua scripts included, because all their keys
+  // share the `{prefix}` hash tag, hence one slot; its type is not a Redis subclass, hence the cast.
+  return cluster as unknown as Redis;
 }
 
 export function createContext(config: PipelineConfig, options: ContextOptions): PipelineContext {

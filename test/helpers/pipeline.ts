@@ -55,7 +55,7 @@ export async function startTestPipeline(options: TestPipelineOptions): Promise<T
   const { yaml, env } = stackConfig(stack, {
     redisUrl: options.redisUrl ?? redisUrl(),
     spoolDir: join(dir, 'spool'),
-    prefix: uniquePrefix(),
+    prefix: options.prefix ?? uniquePrefix(),
     extraYaml: options.extraYaml ?? FAST_WORKERS,
     ...(options.exports ? { exports: options.exports } : {}),
     ...(options.defaults ? { defaults: options.defaults } : {}),
