@@ -381,6 +381,7 @@ function resolve(
       rowCap: instance.rowCap,
       timezone: instance.timezone,
       rowCountCheck: instance.rowCountCheck,
+      ...apiBudgetSetting(instance),
     };
   });
 
@@ -440,6 +441,11 @@ function resolve(
     },
     dashboard: raw.dashboard,
   };
+}
+
+/** The instance's Looker query budget, only when configured (absent: unlimited). */
+function apiBudgetSetting(instance: RawConfig['instances'][number]): Pick<InstanceConfig, 'apiBudget'> {
+  return instance.apiBudget ? { apiBudget: { queriesPerMonth: instance.apiBudget.queriesPerMonth } } : {};
 }
 
 const BYTE_UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };

@@ -38,6 +38,12 @@ export interface InstanceConfig {
   /** IANA zone System Activity times are in (the instance's system time zone). */
   timezone: string;
   rowCountCheck: boolean;
+  /** Looker query calls allowed per calendar month (UTC); undefined: unlimited. */
+  apiBudget?: ApiBudget;
+}
+
+export interface ApiBudget {
+  queriesPerMonth: number;
 }
 
 export interface PipelineConfig {

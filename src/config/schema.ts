@@ -133,6 +133,8 @@ const instance = z.strictObject({
   /** Count each window's rows with a measure query and refuse a window that came back short (a lower cap). */
   rowCountCheck: z.boolean().default(true),
   schedule: z.strictObject({ cron }).optional(),
+  /** Looker's monthly allowance of query-based API calls (Standard 1,000, Enterprise 100,000, Embed 500,000). */
+  apiBudget: z.strictObject({ queriesPerMonth: z.int().min(1) }).optional(),
 });
 
 export const configSchema = z.strictObject({

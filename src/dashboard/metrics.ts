@@ -120,6 +120,24 @@ export function renderMetrics(input: MetricsInput): string {
       `lsa_looker_queries_total${labels({ instance: instance.instanceId })} ${stages.lookerQueries[instance.instanceId] ?? 0}`,
     );
 
+  family(
+    'lsa_looker_queries_month',
+    'gauge',
+    'Looker query calls this calendar month (UTC), per instance with an API budget.',
+  );
+  for (const b of status.budgets)
+    lines.push(`lsa_looker_queries_month${labels({ instance: b.instanceId })} ${b.used}`);
+  family('lsa_looker_query_budget', 'gauge', 'Looker query calls allowed per month (instances[].apiBudget).');
+  for (const b of status.budgets)
+    lines.push(`lsa_looker_query_budget${labels({ instance: b.instanceId })} ${b.budget}`);
+  family(
+    'lsa_looker_queries_forecast',
+    'gauge',
+    'Looker query calls the month is forecast to end with (last fan-out).',
+  );
+  for (const b of status.budgets)
+    lines.push(`lsa_looker_queries_forecast${labels({ instance: b.instanceId })} ${b.forecast ?? b.used}`);
+
   family('lsa_job_failures_total', 'counter', 'Failed attempts by stage and kind (retry, final, stalled).');
   for (const [stage, kinds] of Object.entries(stages.failures))
     for (const [kind, count] of Object.entries(kinds))

@@ -44,11 +44,26 @@ class DeadlineTransport extends NodeTransport {
 
 const RETRY_AFTER_DEFAULT_MS = 30_000;
 
+/**
+ * Told of every query call Looker took (the API budget counts them). Awaited before the rows are read, so a
+ * run's count is complete when the run is.
+ */
+export type QueryCallObserver = (instanceId: string) => void | Promise<void>;
+
+export interface LookerClientOptions {
+  onQueryCall?: QueryCallObserver;
+}
+
 export class LookerClient {
   readonly sdk: Looker40SDK;
   private readonly stream: Looker40SDKStream;
+  private readonly onQueryCall: QueryCallObserver | undefined;
 
-  constructor(readonly instance: InstanceConfig) {
+  constructor(
+    readonly instance: InstanceConfig,
+    options: LookerClientOptions = {},
+  ) {
+    this.onQueryCall = options.onQueryCall;
     const settings = new InstanceSettings(
       { base_url: instance.baseUrl, verify_ssl: true, timeout: Math.ceil(instance.queryTimeoutMs / 1000) },
       () => ({ client_id: instance.clientId.resolve(), client_secret: instance.clientSecret.resolve() }),
@@ -106,6 +121,9 @@ export class LookerClient {
             outcome = 'unauthorized';
             return outcome;
           }
+          // The one place query calls are counted: Looker took the query (any answer but a 401, which only
+          // sends us to log in again; the query is then sent once more and counted then).
+          await this.onQueryCall?.(this.instance.id);
           if (!response.ok) throw await statusError(response);
           if (!response.body) throw new Error('Looker answered with no body');
           const reader = response.body.getReader();
@@ -179,10 +197,12 @@ function classifyTransportError(error: unknown, deadlineMs: number): Error {
 export class LookerClients {
   private readonly clients = new Map<string, LookerClient>();
 
+  constructor(private readonly options: LookerClientOptions = {}) {}
+
   get(instance: InstanceConfig): LookerClient {
     let client = this.clients.get(instance.id);
     if (!client) {
-      client = new LookerClient(instance);
+      client = new LookerClient(instance, this.options);
       this.clients.set(instance.id, client);
     }
     return client;

@@ -10,6 +10,7 @@ import { isClusterUrl, type PipelineConfig, seedNodeUrl } from '../config/model.
 import { createStorage } from '../gcs/client.ts';
 import { type Logger, warnThrottled } from '../logging.ts';
 import { LookerClients } from '../looker/client.ts';
+import { ApiCallStore } from '../state/api-calls.ts';
 import { CoolDowns } from '../state/cool-downs.ts';
 import { ExportStateStore } from '../state/export-state.ts';
 import { StateKeys } from '../state/keys.ts';
@@ -17,6 +18,7 @@ import { NodeRegistry } from '../state/node-registry.ts';
 import { PlanLocks } from '../state/plan-lock.ts';
 import { QueryLeases } from '../state/query-lease.ts';
 import { RunStatusStore } from '../state/run-status.ts';
+import { monthOf } from './budget/ticks.ts';
 import { catalog } from './catalog.ts';
 
 // Everything a process of the pipeline shares: config, one Redis connection for queues and state (workers
@@ -111,7 +113,11 @@ export function createContext(config: PipelineConfig, options: ContextOptions): 
   const uploadQueues = new Map<string, Queue>();
   const flow = new FlowProducer(queueOptions);
   flow.on('error', onError('flow producer'));
-  const looker = new LookerClients();
+  // Every query call Looker takes counts against its instance's month (the API budget, src/pipeline/budget/).
+  const apiCalls = new ApiCallStore(redis, keys);
+  const looker = new LookerClients({
+    onQueryCall: (id) => apiCalls.recordCall(id, monthOf((options.now ?? Date.now)())),
+  });
   const context: PipelineContext = {
     config,
     logger,

@@ -1,4 +1,6 @@
+import { ApiCallStore } from '../state/api-calls.ts';
 import type { ExportRunStatus } from '../state/run-status.ts';
+import { monthOf } from './budget/ticks.ts';
 import type { PipelineContext } from './context.ts';
 
 // One row per instance × export, read from Redis: what the status page, `lsa status` and /metrics show.
@@ -15,6 +17,8 @@ export interface PipelineStatus {
   exports: ExportStatusRow[];
   queues: Record<string, Record<string, number>>;
   nodes: { nodeId: string; lastHeartbeat: string }[];
+  /** Instances with an API budget: Looker query calls this month (UTC) and the last fan-out's forecast. */
+  budgets: { instanceId: string; month: string; used: number; budget: number; forecast: number | null }[];
 }
 
 const STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'waiting-children'] as const;
@@ -36,6 +40,20 @@ export async function collectStatus(context: PipelineContext): Promise<PipelineS
       });
     }
   }
+  const apiCalls = new ApiCallStore(context.redis, context.keys);
+  const month = monthOf(context.now());
+  const budgets: PipelineStatus['budgets'] = [];
+  for (const instance of context.config.instances) {
+    if (!instance.apiBudget) continue;
+    const usage = await apiCalls.usage(instance.id, month);
+    budgets.push({
+      instanceId: instance.id,
+      month,
+      used: usage.used,
+      budget: instance.apiBudget.queriesPerMonth,
+      forecast: usage.forecast,
+    });
+  }
   const nodes = await context.nodes.list();
   const queues: PipelineStatus['queues'] = {};
   const all = [
@@ -48,6 +66,7 @@ export async function collectStatus(context: PipelineContext): Promise<PipelineS
   return {
     exports,
     queues,
+    budgets,
     nodes: nodes.map((n) => ({ nodeId: n.nodeId, lastHeartbeat: new Date(n.lastHeartbeatMs).toISOString() })),
   };
 }
@@ -90,5 +109,21 @@ export function renderStatusTable(status: PipelineStatus): string {
     name,
     ...STATES.map((s) => String(counts[s] ?? 0)),
   ]);
-  return `${exportsTable}\n\n${renderTable(['queue', ...STATES], queueRows)}`;
+  const budgetLines = status.budgets.map(describeBudget);
+  return [
+    exportsTable,
+    ...(budgetLines.length > 0 ? ['', 'Looker API budget:', ...budgetLines.map((l) => `  ${l}`)] : []),
+    '',
+    renderTable(['queue', ...STATES], queueRows),
+  ].join('\n');
+}
+
+/** `prod-eu: 412 / 1,000 queries this month, forecast 930` (over budget: said so). */
+export function describeBudget(b: PipelineStatus['budgets'][number]): string {
+  const n = (value: number) => value.toLocaleString('en-US');
+  const forecast =
+    b.forecast === null
+      ? 'no forecast yet'
+      : `forecast ${n(b.forecast)}${b.forecast > b.budget ? ' (over budget: low-priority exports run less often)' : ''}`;
+  return `${b.instanceId}: ${n(b.used)} / ${n(b.budget)} queries this month, ${forecast}`;
 }

@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import type { InstanceConfig, ResolvedExport } from '../../config/model.ts';
 import { parseWindowId, windowId } from '../../window.ts';
+import { InstanceBudget } from '../budget/planner.ts';
 import { catalog, type TickPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import { jobName } from '../job-names.ts';
@@ -8,7 +9,8 @@ import { nextPlan } from '../next-plan.ts';
 
 // The scheduler's tick: one extract job per (instance, export, window). An export whose previous windows are
 // still in flight is skipped (its windows would overlap them); nothing is planned twice, and job ids are
-// deterministic, so two ticks racing add each window once.
+// deterministic, so two ticks racing add each window once. An instance with an API budget plans within it
+// (budget/forecast.ts): wider windows, then low-priority exports less often, then not at all this month.
 
 export interface FanoutSummary {
   planned: {
@@ -21,6 +23,8 @@ export interface FanoutSummary {
     planned: { windowId: string; extractJobId: string }[];
   }[];
   skipped: { instanceId: string; exportName: string; reason: string }[];
+  /** Per instance with an API budget: the month's forecast, and the day's warning when it does not fit. */
+  budgets: { instanceId: string; used: number; budget: number; forecast: number; warning?: string }[];
 }
 
 export function instancesForTick(context: PipelineContext, data: TickPayload): InstanceConfig[] {
@@ -55,9 +59,11 @@ export async function fanout(
   job: Job | undefined,
   data: TickPayload,
 ): Promise<FanoutSummary> {
-  const summary: FanoutSummary = { planned: [], skipped: [] };
+  const summary: FanoutSummary = { planned: [], skipped: [], budgets: [] };
   const nowMs = context.now();
   for (const instance of instancesForTick(context, data)) {
+    const budget = await InstanceBudget.load(context, instance, instance.exports, nowMs);
+    if (budget) await reportBudget(context, budget, nowMs, summary);
     for (const resolved of instance.exports) {
       const exportName = resolved.definition.name;
       if (data.exports && !data.exports.includes(exportName)) continue;
@@ -73,7 +79,7 @@ export async function fanout(
         continue;
       }
       try {
-        await planExport(context, instance, resolved, nowMs, summary);
+        await planExport(context, instance, resolved, nowMs, summary, budget);
       } finally {
         await lock.release();
       }
@@ -85,13 +91,34 @@ export async function fanout(
   return summary;
 }
 
-async function planExport(
+/** The month's forecast in the summary; the warning, when the schedule does not fit, once per instance per day. */
+async function reportBudget(
   context: PipelineContext,
-  instance: InstanceConfig,
-  resolved: ResolvedExport,
+  budget: InstanceBudget,
   nowMs: number,
   summary: FanoutSummary,
 ): Promise<void> {
+  const { decision, instance } = budget;
+  const warning = decision.warning && (await budget.firstWarningToday(nowMs)) ? decision.warning : undefined;
+  if (warning) context.logger.warn({ instance: instance.id, level: decision.level }, warning);
+  summary.budgets.push({
+    instanceId: instance.id,
+    used: budget.used,
+    budget: instance.apiBudget!.queriesPerMonth,
+    forecast: decision.forecast,
+    ...(warning ? { warning } : {}),
+  });
+}
+
+async function planExport(
+  context: PipelineContext,
+  instance: InstanceConfig,
+  configured: ResolvedExport,
+  nowMs: number,
+  summary: FanoutSummary,
+  budget: InstanceBudget | undefined,
+): Promise<void> {
+  let resolved = configured;
   const exportName = resolved.definition.name;
   const pending = await context.exportState.pendingWindowIds(instance.id, exportName);
   if (pending.length > 0) {
@@ -106,6 +133,14 @@ async function planExport(
     context.logger.warn({ instance: instance.id, export: exportName }, 'dropping a plan whose jobs are gone');
     await context.exportState.dropPlan(instance.id, exportName);
   }
+  const verdict = budget?.decision.exports[exportName];
+  if (verdict && !verdict.run) {
+    summary.skipped.push({ instanceId: instance.id, exportName, reason: verdict.reason });
+    return;
+  }
+  if (verdict?.run && verdict.windowMs !== resolved.settings.windowMs) {
+    resolved = { ...resolved, settings: { ...resolved.settings, windowMs: verdict.windowMs } };
+  }
   const plan = await nextPlan(context.exportState, instance.id, resolved, nowMs);
   const planned = plan.windows;
   if (planned.length === 0) {
@@ -114,6 +149,12 @@ async function planExport(
       exportName,
       reason: 'nothing new since the watermark',
     });
+    return;
+  }
+  // The last guard: a plan that no longer fits what is left of the month waits (its watermark with it).
+  const admitted = budget?.admits(planned.length);
+  if (admitted && !admitted.ok) {
+    summary.skipped.push({ instanceId: instance.id, exportName, reason: admitted.reason });
     return;
   }
   const planNumber = await context.exportState.plan(
@@ -134,6 +175,7 @@ async function planExport(
     };
   });
   await context.queues.extract.addBulk(jobs);
+  if (budget && admitted?.ok) await budget.recordPlan(resolved, nowMs, admitted.estimate);
   summary.planned.push({
     instanceId: instance.id,
     exportName,

@@ -1,0 +1,101 @@
+import type { Redis } from 'ioredis';
+import type { StateKeys } from './keys.ts';
+
+// Looker query calls per instance per calendar month (UTC), and what the budget planner remembers between ticks.
+// Keys, all under the state prefix:
+//   <prefix>:api-calls:<instance>:<yyyy-mm>          query calls Looker took that month (a counter)
+//   <prefix>:api-budget:<instance>:<yyyy-mm>         hash: `estimated` (calls the month's plans were estimated
+//                                                    at), `forecast` (the last fan-out's forecast)
+//   <prefix>:api-budget:<instance>                   hash: `lastPlan.<export>` (epoch ms of its last plan)
+//   <prefix>:api-budget-warned:<instance>:<yyyy-mm-dd>  set once: the day's budget warning was given
+// Monthly keys expire after 40 days: a month is over by then, and nothing reads an older one.
+
+const MONTH_KEY_TTL_SECONDS = 40 * 24 * 3600;
+const WARNED_TTL_SECONDS = 2 * 24 * 3600;
+
+export interface MonthUsage {
+  used: number;
+  estimated: number;
+  /** The last fan-out's forecast for the month; null before the month's first budgeted fan-out. */
+  forecast: number | null;
+}
+
+export class ApiCallStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: StateKeys,
+  ) {}
+
+  private calls(instanceId: string, month: string): string {
+    return `${this.keys.prefix}:api-calls:${instanceId}:${month}`;
+  }
+
+  private ledger(instanceId: string, month: string): string {
+    return `${this.keys.prefix}:api-budget:${instanceId}:${month}`;
+  }
+
+  private plans(instanceId: string): string {
+    return `${this.keys.prefix}:api-budget:${instanceId}`;
+  }
+
+  /** One query call Looker took for the instance in `month`. */
+  async recordCall(instanceId: string, month: string): Promise<void> {
+    const key = this.calls(instanceId, month);
+    await this.redis.multi().incr(key).expire(key, MONTH_KEY_TTL_SECONDS).exec();
+  }
+
+  async usage(instanceId: string, month: string): Promise<MonthUsage> {
+    const [used, [estimated, forecast]] = await Promise.all([
+      this.redis.get(this.calls(instanceId, month)),
+      this.redis.hmget(this.ledger(instanceId, month), 'estimated', 'forecast'),
+    ]);
+    return {
+      used: Number(used ?? 0),
+      estimated: Number(estimated ?? 0),
+      forecast: forecast === null || forecast === undefined ? null : Number(forecast),
+    };
+  }
+
+  async recordForecast(instanceId: string, month: string, forecast: number): Promise<void> {
+    const key = this.ledger(instanceId, month);
+    await this.redis.multi().hset(key, 'forecast', forecast).expire(key, MONTH_KEY_TTL_SECONDS).exec();
+  }
+
+  /** An export was planned at `atMs`, its plan estimated at `estimate` calls. */
+  async recordPlan(
+    instanceId: string,
+    exportName: string,
+    month: string,
+    atMs: number,
+    estimate: number,
+  ): Promise<void> {
+    const key = this.ledger(instanceId, month);
+    await this.redis
+      .multi()
+      .hincrby(key, 'estimated', estimate)
+      .expire(key, MONTH_KEY_TTL_SECONDS)
+      .hset(this.plans(instanceId), `lastPlan.${exportName}`, atMs)
+      .exec();
+  }
+
+  /** When each export was last planned (epoch ms), for the exports that ever were. */
+  async lastPlans(instanceId: string, exportNames: string[]): Promise<Map<string, number>> {
+    const result = new Map<string, number>();
+    if (exportNames.length === 0) return result;
+    const values = await this.redis.hmget(
+      this.plans(instanceId),
+      ...exportNames.map((name) => `lastPlan.${name}`),
+    );
+    exportNames.forEach((name, i) => {
+      const value = values[i];
+      if (value !== null && value !== undefined) result.set(name, Number(value));
+    });
+    return result;
+  }
+
+  /** True the first time it is asked for an instance and day: one warning per instance per day. */
+  async firstWarningOfDay(instanceId: string, day: string): Promise<boolean> {
+    const key = `${this.keys.prefix}:api-budget-warned:${instanceId}:${day}`;
+    return (await this.redis.set(key, '1', 'EX', WARNED_TTL_SECONDS, 'NX')) === 'OK';
+  }
+}
