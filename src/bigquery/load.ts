@@ -13,6 +13,11 @@ import {
   QUARANTINE_COLUMNS,
   QUARANTINE_TABLE,
   quarantineStatement,
+  RUNS_COLUMNS,
+  RUNS_TABLE,
+  type RunRecord,
+  type RunRow,
+  runsStatement,
   stagingStatsQuery,
   type WindowOrigin,
 } from './statements.ts';
@@ -26,6 +31,8 @@ import { ensureTable, schemaFields } from './tables.ts';
 //   3. ONE MERGE of the good rows into the target on (looker_instance, key) — or an INSERT with `append` — reading
 //      only the batch's instances and, when the partition column never moves, only the staged partitions.
 //   4. Quarantined lines MERGE into `_lsa_quarantine` (only when there are some).
+//   5. One row per window MERGEs into `_lsa_runs` (when the caller describes its windows' runs): one statement
+//      for the batch, never a job per window.
 // BigQuery job ids are deterministic (batch + attempt) and a reused id is awaited rather than run again (jobs.ts),
 // so a retry after a crash reuses the work already done. The staging table is dropped by the caller once the
 // windows have committed: a re-run after a crash between MERGE and commits finds it still there.
@@ -41,6 +48,8 @@ export interface StagedWindow {
   extractedAt?: string;
   /** Snapshot windows: when the snapshot was taken (epoch ms), the `_deleted_at` of rows it no longer has. */
   snapshotAtMs?: number;
+  /** What goes into the window's `_lsa_runs` row besides its rows and job ids; no row without it. */
+  run?: RunRecord;
 }
 
 export interface BatchLoadRequest {
@@ -172,6 +181,7 @@ export async function loadBatch(request: BatchLoadRequest): Promise<BatchLoadRes
     );
     jobIds.push(quarantineId);
   }
+  await recordRuns(request, windows, jobIds, id('runs'));
   const query = write.metadata.statistics?.query;
   const dml = query?.dmlStats;
   return {
@@ -231,6 +241,44 @@ export async function dropStagingTable(
     .catch((error: { code?: number }) => {
       if (error.code !== 404) throw error;
     });
+}
+
+/** The windows' `_lsa_runs` rows, in one MERGE after the batch's own; a replay (409, or a new attempt) adds none. */
+async function recordRuns(
+  request: BatchLoadRequest,
+  loads: WindowLoad[],
+  jobIds: string[],
+  runsJobId: string,
+): Promise<void> {
+  const runs: RunRow[] = request.windows.flatMap((w, i) =>
+    w.run
+      ? [
+          {
+            ...w.run,
+            instanceId: w.instanceId,
+            rows: loads[i]!.rows,
+            quarantined: loads[i]!.quarantined,
+            jobIds,
+          },
+        ]
+      : [],
+  );
+  if (runs.length === 0) return;
+  await ensureTable(request.bigquery, request.datasetId, {
+    tableId: RUNS_TABLE,
+    columns: RUNS_COLUMNS,
+    keyColumn: 'window',
+    partitionColumn: 'committed_at',
+    clustering: ['looker_instance', 'export'],
+    prunable: false,
+    snapshot: false,
+  });
+  await runJob(
+    request.bigquery,
+    runsJobId,
+    queryConfiguration(runsStatement(dataset(request), runs, Date.now())),
+    request.location,
+  );
 }
 
 function queryConfiguration(query: string): JobMetadata['configuration'] {

@@ -184,3 +184,91 @@ export function quarantineStatement(
     `  VALUES (S.looker_instance, S.export, S.${w}, S.raw, S.reason, CURRENT_TIMESTAMP())`,
   ].join('\n');
 }
+
+/** One row per committed window: what the pipeline did, for operators and the /reports page. */
+export const RUNS_TABLE = '_lsa_runs';
+
+export const RUNS_COLUMNS: ColumnSchema[] = [
+  { name: 'looker_instance', type: 'STRING', mode: 'REQUIRED' },
+  { name: 'export', type: 'STRING', mode: 'REQUIRED' },
+  { name: 'window', type: 'STRING', mode: 'REQUIRED' },
+  { name: 'plan', type: 'INTEGER', mode: 'REQUIRED' },
+  { name: 'backfill', type: 'INTEGER', mode: 'NULLABLE' },
+  { name: 'rows', type: 'INTEGER', mode: 'REQUIRED' },
+  { name: 'quarantined', type: 'INTEGER', mode: 'REQUIRED' },
+  { name: 'bytes', type: 'INTEGER', mode: 'NULLABLE' },
+  { name: 'extract_ms', type: 'INTEGER', mode: 'NULLABLE' },
+  { name: 'upload_ms', type: 'INTEGER', mode: 'NULLABLE' },
+  { name: 'load_ms', type: 'INTEGER', mode: 'NULLABLE' },
+  { name: 'batch', type: 'STRING', mode: 'NULLABLE' },
+  { name: 'bigquery_job_ids', type: 'STRING', mode: 'NULLABLE' },
+  { name: 'attempts', type: 'INTEGER', mode: 'NULLABLE' },
+  { name: 'outcome', type: 'STRING', mode: 'REQUIRED' },
+  { name: 'committed_at', type: 'TIMESTAMP', mode: 'REQUIRED' },
+];
+
+/** What the pipeline knows of a window beyond its staged rows, for its `_lsa_runs` row. */
+export interface RunRecord {
+  exportName: string;
+  /** The window id without plan or backfill (those have columns of their own). */
+  window: string;
+  plan: number;
+  backfill?: number;
+  /** Gzipped spool bytes. */
+  bytes?: number;
+  extractMs?: number;
+  uploadMs?: number;
+  /** When the load of the window began (epoch ms): `load_ms` runs from it to the statement. */
+  loadStartedMs?: number;
+  /** The `load-batch` job that loaded the window; absent when it was loaded alone. */
+  batch?: string;
+  attempts?: number;
+}
+
+export interface RunRow extends RunRecord {
+  instanceId: string;
+  rows: number;
+  quarantined: number;
+  jobIds: string[];
+}
+
+const sqlInt = (value: number | undefined) =>
+  value === undefined || !Number.isFinite(value) ? 'CAST(NULL AS INT64)' : String(Math.round(value));
+const sqlText = (value: string | undefined) =>
+  value === undefined ? 'CAST(NULL AS STRING)' : sqlString(value);
+
+/**
+ * The batch's windows into `_lsa_runs`, once: a row already there for the same instance, export, window, plan
+ * and backfill is left as it is, so replaying a batch adds nothing. One statement for the whole batch.
+ */
+export function runsStatement(dataset: Dataset, runs: RunRow[], nowMs: number): string {
+  const source = runs
+    .map((r) =>
+      [
+        `SELECT ${sqlString(r.instanceId)} AS looker_instance, ${sqlString(r.exportName)} AS export`,
+        `${sqlString(r.window)} AS \`window\`, ${sqlInt(r.plan)} AS plan, ${sqlInt(r.backfill)} AS backfill`,
+        `${sqlInt(r.rows)} AS \`rows\`, ${sqlInt(r.quarantined)} AS quarantined, ${sqlInt(r.bytes)} AS bytes`,
+        `${sqlInt(r.extractMs)} AS extract_ms, ${sqlInt(r.uploadMs)} AS upload_ms`,
+        `${sqlInt(r.loadStartedMs === undefined ? undefined : nowMs - r.loadStartedMs)} AS load_ms`,
+        `${sqlText(r.batch)} AS batch, ${sqlString(r.jobIds.join(','))} AS bigquery_job_ids`,
+        `${sqlInt(r.attempts)} AS attempts`,
+      ].join(', '),
+    )
+    .join('\n  UNION ALL ');
+  const columns = RUNS_COLUMNS.map((c) => name(c.name));
+  const values = RUNS_COLUMNS.map((c) =>
+    c.name === 'outcome'
+      ? `'committed'`
+      : c.name === 'committed_at'
+        ? 'CURRENT_TIMESTAMP()'
+        : `S.${name(c.name)}`,
+  );
+  return [
+    `MERGE INTO ${quotedTable(dataset, RUNS_TABLE)} R`,
+    `USING (${source}) S`,
+    'ON R.looker_instance = S.looker_instance AND R.export = S.export AND R.`window` = S.`window`',
+    '  AND R.plan = S.plan AND IFNULL(R.backfill, 0) = IFNULL(S.backfill, 0)',
+    `WHEN NOT MATCHED THEN INSERT (${columns.join(', ')})`,
+    `  VALUES (${values.join(', ')})`,
+  ].join('\n');
+}

@@ -94,7 +94,7 @@ function runsColumns(fields: { name?: string; type?: string }[]): RunsColumns | 
   const names = new Set(fields.map((f) => f.name));
   const instance = ['looker_instance', 'instance'].find((n) => names.has(n));
   const time = fields.find(
-    (f) => f.type === 'TIMESTAMP' && /loaded|finished|completed|ended|end/.test(f.name ?? ''),
+    (f) => f.type === 'TIMESTAMP' && /loaded|committed|finished|completed|ended|end/.test(f.name ?? ''),
   )?.name;
   if (!instance || !names.has('export') || !names.has('rows') || !time) return undefined;
   return { instance, export: 'export', rows: 'rows', time };

@@ -156,7 +156,7 @@ describe.skipIf(!hasChromium)('/reports in a headless browser', () => {
     const { projectId, dataset } = pipeline.config.bigquery;
     const runs = `\`${projectId}.${dataset}._lsa_runs\``;
     await pipeline.context.bigquery.query(
-      `CREATE TABLE ${runs} (looker_instance STRING, export STRING, \`window\` STRING, \`rows\` INT64, loaded_at TIMESTAMP)`,
+      `CREATE OR REPLACE TABLE ${runs} (looker_instance STRING, export STRING, \`window\` STRING, \`rows\` INT64, loaded_at TIMESTAMP)`,
     );
     await pipeline.context.bigquery.query(`INSERT ${runs} (looker_instance, export, \`window\`, \`rows\`, loaded_at) VALUES
       ('emea', 'history', 'w1', 120, TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 2 DAY)),

@@ -14,6 +14,7 @@ import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
 import type { BatchWindow } from '../batching/batch-store.ts';
 import { batching } from '../batching/batching.ts';
+import { runRecord } from '../batching/run-record.ts';
 import { type LoadBatchPayload, runTag } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import type { LoadOutcome } from './load.ts';
@@ -135,14 +136,21 @@ async function loadWindows(
     spec: tableSpec(resolved.definition),
     strategy: resolved.settings.loadStrategy,
     batchKey: `b${data.batch}_${digest}`,
-    windows: windows.map((w) => ({
-      instanceId: w.instanceId,
-      windowId: `${windowId(w.window)}-${runTag(w)}`,
-      sourceUri: w.sourceUri,
-      rows: w.rows,
-      ...(w.extractedAt ? { extractedAt: w.extractedAt } : {}),
-      ...(w.window.kind === 'snapshot' ? { snapshotAtMs: w.window.atMs } : {}),
-    })),
+    windows: await Promise.all(
+      windows.map(async (w) => ({
+        instanceId: w.instanceId,
+        windowId: `${windowId(w.window)}-${runTag(w)}`,
+        sourceUri: w.sourceUri,
+        rows: w.rows,
+        ...(w.extractedAt ? { extractedAt: w.extractedAt } : {}),
+        ...(w.window.kind === 'snapshot' ? { snapshotAtMs: w.window.atMs } : {}),
+        run: await runRecord(context, w, {
+          batch: job.id!,
+          attempts: job.attemptsMade + 1,
+          startedMs: job.processedOn ?? Date.now(),
+        }),
+      })),
+    ),
     attempt: job.attemptsMade,
   });
 }

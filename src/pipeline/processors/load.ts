@@ -8,6 +8,7 @@ import type { UploadResult } from '../../gcs/upload.ts';
 import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
 import { batching, ensureBatchJob } from '../batching/batching.ts';
+import { runRecord } from '../batching/run-record.ts';
 import { catalog, type LoadPayload, runTag, UPLOAD_QUEUE_PREFIX } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 
@@ -163,6 +164,11 @@ async function loadAlone(
         rows: data.rows,
         ...(upload.extractedAt ? { extractedAt: upload.extractedAt } : {}),
         ...(data.window.kind === 'snapshot' ? { snapshotAtMs: data.window.atMs } : {}),
+        run: await runRecord(
+          context,
+          { ...data, loadJobId: job.id!, bytes: upload.bytes },
+          { attempts: job.attemptsMade + 1, startedMs: job.processedOn ?? Date.now() },
+        ),
       },
     ],
     attempt: job.attemptsMade,
