@@ -1,8 +1,9 @@
 import type { Job, Worker } from 'bullmq';
+import { isPermanent } from '../errors.ts';
 import type { Notifier } from '../notify/webhook.ts';
 import { type Stage, StageMetrics } from '../state/stage-metrics.ts';
 import { windowId } from '../window.ts';
-import { catalog, UPLOAD_QUEUE_PREFIX } from './catalog.ts';
+import { queueKeyOf, resultOf } from './catalog.ts';
 import type { PipelineContext } from './context.ts';
 import { isConnectionError } from './health.ts';
 
@@ -11,20 +12,15 @@ import { isConnectionError } from './health.ts';
 // could not connect at all, and a notification when a window fails for good. Recording never fails a job: an
 // error here is logged and dropped.
 
+/** The stage a queue's jobs are measured as; the scheduler and load-batch queues are not stages. */
 function stageOf(queueName: string): Stage | null {
-  if (queueName === catalog.extract.queue) return 'extract';
-  if (queueName === catalog.load.queue) return 'load';
-  if (queueName.startsWith(UPLOAD_QUEUE_PREFIX)) return 'upload';
-  return null;
+  const key = queueKeyOf(queueName);
+  return key === 'extract' || key === 'load' || key === 'upload' ? key : null;
 }
 
 /** A failed attempt is final when no attempt follows: attempts used up, or an error retrying cannot fix. */
 export function isFinalFailure(job: Job, error: Error): boolean {
-  return (
-    job.attemptsMade >= (job.opts.attempts ?? 1) ||
-    error.name === 'UnrecoverableError' ||
-    error.name === 'NonRetryableError'
-  );
+  return job.attemptsMade >= (job.opts.attempts ?? 1) || isPermanent(error);
 }
 
 function windowRef(job: Job): { instanceId: string; exportName: string; window: string } | null {
@@ -54,11 +50,11 @@ export function observeJobs(context: PipelineContext, worker: Worker, notifier: 
   const quietly = (what: string, work: Promise<unknown>) =>
     work.catch((error) => context.logger.warn({ err: String(error) }, `could not record ${what}`));
 
-  worker.on('completed', (job: Job, result: unknown) => {
+  worker.on('completed', (job: Job) => {
     if (job.processedOn && job.finishedOn)
       quietly('a stage duration', metrics.recordDuration(stage, job.finishedOn - job.processedOn));
     if (stage === 'extract') {
-      const queries = (result as { queries?: number } | null)?.queries ?? 0;
+      const queries = resultOf(job, 'extract')?.queries ?? 0;
       const ref = windowRef(job);
       if (ref) quietly('Looker queries', metrics.recordLookerQueries(ref.instanceId, queries));
     }

@@ -1,22 +1,23 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
-import { errorMessage, RetryAfterError } from '../errors.ts';
+import { classifyError, errorMessage, RetryAfterError } from '../errors.ts';
 import type { PipelineContext } from './context.ts';
 
-// How every processor is wrapped, in one place:
+// How every processor is wrapped, in one place (what each error means to BullMQ is `classifyError`'s word):
 // - the payload is checked against the catalog's schema at dequeue; a payload that does not match fails at
 //   once (UnrecoverableError), not after retries;
 // - RetryAfterError (Looker 429) parks the job until the upstream's Retry-After, without using an attempt;
+// - a DelayedError (the job moved itself to delayed) is no failure and is not recorded;
 // - NonRetryableError (an UnrecoverableError) fails the job now; anything else is retried with backoff;
 // - failures are recorded for the status page with the instance and export they concern.
 
 export type Processor<T, R> = (job: Job, data: T, token: string | undefined) => Promise<R>;
 
-export function validatedProcessor<S extends z.ZodType, R>(
+export function validatedProcessor<T, R>(
   context: PipelineContext,
   queueName: string,
-  schema: S,
-  handler: Processor<z.output<S>, R>,
+  schema: z.ZodType<T>,
+  handler: Processor<T, R>,
 ): (job: Job, token?: string) => Promise<R> {
   return async (job, token) => {
     const parsed = schema.safeParse(job.data);
@@ -34,7 +35,7 @@ export function validatedProcessor<S extends z.ZodType, R>(
         await job.moveToDelayed(Date.now() + error.retryAfterMs, token);
         throw new DelayedError();
       }
-      if (!(error instanceof DelayedError)) {
+      if (classifyError(error) !== 'delayed') {
         const data = parsed.data as {
           instanceId?: string;
           exportName?: string;

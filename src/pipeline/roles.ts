@@ -1,25 +1,23 @@
 import { createServer, type Server } from 'node:http';
 import { type Job, Worker, type WorkerOptions } from 'bullmq';
+import type { z } from 'zod';
 import { verifyExportFieldsAtWorkerStart } from '../doctor/worker-start.ts';
 import { warnThrottled } from '../logging.ts';
 import { createNotifier, type Notifier } from '../notify/webhook.ts';
-import { catalog } from './catalog.ts';
+import { catalog, type Payload, type QueueKey, queueName, queuesOfRole, type Role } from './catalog.ts';
 import { connectRedis, type PipelineContext } from './context.ts';
 import { isFinalFailure, observeJobs } from './job-telemetry.ts';
 import { recoverDeadNodes } from './node-recovery.ts';
 import { validatedProcessor } from './processor.ts';
-import { processExtract } from './processors/extract.ts';
-import { fanout } from './processors/fanout.ts';
-import { processLoad } from './processors/load.ts';
-import { processLoadBatch } from './processors/load-batch.ts';
-import { processUpload } from './processors/upload.ts';
 import { reconcileSchedulers } from './schedulers.ts';
 import { notifyStaleExports } from './stale-watch.ts';
+import { type Handler, handlers } from './workers.ts';
 
-// The process roles. A worker consumes the shared extract and load queues plus its own node's upload queue; the
-// scheduler reconciles job schedulers, runs the fan-out and watches node heartbeats. Both stop gracefully:
-// stop taking jobs, let running ones finish within the grace period, then hand the rest back (they are
-// recovered as stalled jobs by another worker).
+// The process roles. A worker consumes the shared extract, load and load-batch queues plus its own node's upload
+// queue; the scheduler reconciles job schedulers, runs the fan-out and watches node heartbeats. Which queues a
+// role consumes, and with what concurrency, is the catalog's word: a role starts one Worker per catalog entry of
+// its role, running that entry's handler. Both stop gracefully: stop taking jobs, let running ones finish within
+// the grace period, then hand the rest back (they are recovered as stalled jobs by another worker).
 
 /** Two stalls (a worker killed twice mid-job) must not fail a job for good: the third stall does. */
 export const MAX_STALLED_COUNT = 3;
@@ -100,6 +98,25 @@ async function withinMs<T>(work: Promise<T>, ms: number): Promise<T | 'timeout'>
   }
 }
 
+/** The catalog seen per key (a mapped type), so a generic key reads its own entry, not the union of all. */
+const schemas: { readonly [K in QueueKey]: { readonly schema: z.ZodType<Payload<K>> } } = catalog;
+
+/** The Worker of one catalog queue on this node, running the queue's handler on validated payloads. */
+function workerFor<K extends QueueKey>(context: PipelineContext, key: K): Worker {
+  const name = queueName(key, context.nodeId);
+  const { schema } = schemas[key];
+  const handler: Handler<K> = handlers[key];
+  return new Worker(
+    name,
+    validatedProcessor(context, name, schema, (job, data, token) => handler(context, job, data, token)),
+    workerOptions(context, catalog[key].concurrency(context.config.workers)),
+  );
+}
+
+function startWorkers(context: PipelineContext, role: Role, notifier: Notifier): Worker[] {
+  return queuesOfRole(role).map((key) => track(context, workerFor(context, key), notifier));
+}
+
 function track(context: PipelineContext, worker: Worker, notifier: Notifier): Worker {
   // A worker's errors are its Redis connection's while Redis is down: one warning per 10 s per process.
   worker.on('error', (error) =>
@@ -139,36 +156,7 @@ export async function startWorkerRole(context: PipelineContext): Promise<RoleHan
   const heartbeat = setInterval(() => {
     context.nodes.heartbeat(context.nodeId).catch(() => undefined);
   }, config.workers.heartbeatMs);
-  const workers = [
-    new Worker(
-      catalog.extract.queue,
-      validatedProcessor(context, catalog.extract.queue, catalog.extract.schema, (job, data, token) =>
-        processExtract(context, job, data, token),
-      ),
-      workerOptions(context, config.workers.extractConcurrency),
-    ),
-    new Worker(
-      catalog.upload.queue(context.nodeId),
-      validatedProcessor(context, 'upload', catalog.upload.schema, (job, data) =>
-        processUpload(context, job, data),
-      ),
-      workerOptions(context, config.workers.uploadConcurrency),
-    ),
-    new Worker(
-      catalog.load.queue,
-      validatedProcessor(context, catalog.load.queue, catalog.load.schema, (job, data, token) =>
-        processLoad(context, job, data, token),
-      ),
-      workerOptions(context, config.workers.loadConcurrency),
-    ),
-    new Worker(
-      catalog.loadBatch.queue,
-      validatedProcessor(context, catalog.loadBatch.queue, catalog.loadBatch.schema, (job, data, token) =>
-        processLoadBatch(context, job, data, token),
-      ),
-      workerOptions(context, config.workers.loadConcurrency),
-    ),
-  ].map((w) => track(context, w, notifier));
+  const workers = startWorkers(context, 'worker', notifier);
   const health = config.workers.healthPort
     ? await startHealthServer(context, config.workers.healthPort)
     : undefined;
@@ -188,17 +176,7 @@ export async function startSchedulerRole(context: PipelineContext): Promise<Role
   const notifier = createNotifier(context.config, context.logger);
   const reconciled = await reconcileSchedulers(context);
   context.logger.info(reconciled, 'job schedulers reconciled with config');
-  const worker = track(
-    context,
-    new Worker(
-      catalog.scheduler.queue,
-      validatedProcessor(context, catalog.scheduler.queue, catalog.scheduler.schema, (job, data) =>
-        fanout(context, job, data),
-      ),
-      workerOptions(context, 1),
-    ),
-    notifier,
-  );
+  const schedulerWorkers = startWorkers(context, 'scheduler', notifier);
   let reaping = false;
   const reaper = setInterval(
     () => {
@@ -233,7 +211,7 @@ export async function startSchedulerRole(context: PipelineContext): Promise<Role
     async close() {
       clearInterval(reaper);
       clearInterval(staleWatch);
-      await closeWorkers(context, [worker]);
+      await closeWorkers(context, schedulerWorkers);
     },
   };
 }

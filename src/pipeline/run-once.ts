@@ -1,7 +1,6 @@
 import { parseWindowId } from '../window.ts';
-import { catalog, UPLOAD_QUEUE_PREFIX } from './catalog.ts';
+import { catalog, parseChildKey, resultOf, uploadQueueNode } from './catalog.ts';
 import type { PipelineContext } from './context.ts';
-import type { ExtractOutcome } from './processors/extract.ts';
 import { type FanoutSummary, fanout } from './processors/fanout.ts';
 
 // `lsa start --once` and `lsa run`: plan windows now (the same fan-out a tick runs), then follow every window
@@ -49,7 +48,7 @@ async function failure(context: PipelineContext, outcome: WindowOutcome): Promis
   const extractState = await extract.getState();
   if (extractState === 'failed') return extract.failedReason;
   if (extractState !== 'completed') return undefined;
-  const value = extract.returnvalue as ExtractOutcome | null;
+  const value = resultOf(extract, 'extract');
   if (!value?.loadJobId) return undefined;
   const load = await context.queues.load.getJob(value.loadJobId);
   if (!load) return undefined;
@@ -59,12 +58,10 @@ async function failure(context: PipelineContext, outcome: WindowOutcome): Promis
   // The upload may have failed for good: the load then waits (the child stays a dependency) for an operator.
   const { unprocessed = [] } = await load.getDependencies({ unprocessed: { count: 10 } });
   for (const childKey of unprocessed) {
-    const [queueName, jobId] = childKey.slice(context.config.redis.prefix.length + 1).split(/:(.*)/s) as [
-      string,
-      string,
-    ];
-    if (!queueName.startsWith(UPLOAD_QUEUE_PREFIX)) continue;
-    const upload = await context.queues.upload(queueName.slice(UPLOAD_QUEUE_PREFIX.length)).getJob(jobId);
+    const { queue, jobId } = parseChildKey(context.config.redis.prefix, childKey);
+    const nodeId = uploadQueueNode(queue);
+    if (nodeId === null) continue;
+    const upload = await context.queues.upload(nodeId).getJob(jobId);
     if (upload && (await upload.getState()) === 'failed') {
       return `upload ${jobId} failed (${upload.failedReason}); retry it in the dashboard`;
     }
@@ -75,13 +72,10 @@ async function failure(context: PipelineContext, outcome: WindowOutcome): Promis
 /** Rows of a committed window: what its load reported, else what its extract read. */
 async function committedRows(context: PipelineContext, outcome: WindowOutcome): Promise<number> {
   const extract = await context.queues.extract.getJob(outcome.extractJobId);
-  const value = extract?.returnvalue as ExtractOutcome | null | undefined;
+  const value = resultOf(extract, 'extract');
   if (!value) return 0;
   if (value.loadJobId) {
-    const loaded = (await context.queues.load.getJob(value.loadJobId))?.returnvalue as
-      | { rowsLoaded?: number }
-      | null
-      | undefined;
+    const loaded = resultOf(await context.queues.load.getJob(value.loadJobId), 'load');
     if (typeof loaded?.rowsLoaded === 'number') return loaded.rowsLoaded;
   }
   return Math.max(0, value.rows);

@@ -1,0 +1,31 @@
+import type { Job } from 'bullmq';
+import type { Payload, QueueKey, Result } from './catalog.ts';
+import type { PipelineContext } from './context.ts';
+import { processExtract } from './processors/extract.ts';
+import { fanout } from './processors/fanout.ts';
+import { processLoad } from './processors/load.ts';
+import { processLoadBatch } from './processors/load-batch.ts';
+import { processUpload } from './processors/upload.ts';
+
+// The processor of every catalog queue. Kept apart from the catalog because processors pull in the Looker,
+// GCS and BigQuery clients, which the catalog's light importers (dashboard, CLI) must not load. The record's
+// type has one entry per catalog key: a queue added to the catalog without a processor, a processor taking
+// another payload, or one returning something its readers cannot read (the catalog's result type) does not
+// compile.
+
+export type Handler<K extends QueueKey> = (
+  context: PipelineContext,
+  job: Job,
+  data: Payload<K>,
+  token: string | undefined,
+) => Promise<Result<K>>;
+
+export type Handlers = { readonly [K in QueueKey]: Handler<K> };
+
+export const handlers: Handlers = {
+  scheduler: fanout,
+  extract: processExtract,
+  upload: processUpload,
+  load: processLoad,
+  loadBatch: processLoadBatch,
+};
