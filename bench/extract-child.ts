@@ -42,6 +42,8 @@ instances:
     clientId: "\${BENCH_CLIENT_ID}"
     clientSecret: "\${BENCH_CLIENT_SECRET}"
     exports: [history]
+    rowCap: 1000000
+    rowCountCheck: false
     queryTimeout: 30m
 `,
   'bench',
