@@ -125,6 +125,18 @@ describe('lsa backfill', () => {
     expect(await historyRows(fromMs, toMs)).toEqual(loaded);
     expect(await loadedKeys(pipeline.context, resolved, 'bf')).toEqual(keys);
     expect(await state.get('bf', 'history')).toEqual(before.state);
+
+    // `_lsa_runs` names each backfill's windows apart from the plan's: one row per window and backfill.
+    const [runs] = await pipeline.context.bigquery.query(
+      `SELECT backfill, COUNT(*) AS n, COUNT(DISTINCT \`window\`) AS w FROM \`${projectId}.${dataset}._lsa_runs\`
+        WHERE export = 'history' AND backfill IS NOT NULL GROUP BY backfill ORDER BY backfill`,
+    );
+    expect(
+      (runs as { backfill: number; n: number; w: number }[]).map((r) => [r.backfill, r.n, r.w].map(Number)),
+    ).toEqual([
+      [1, 3, 3],
+      [2, 3, 3],
+    ]);
   });
 
   it('refuses what it cannot do, saying why, with exit code 2', async () => {
