@@ -3,7 +3,7 @@ import { findExport, findInstance } from '../config/model.ts';
 import { silentLogger } from '../logging.ts';
 import { createContext, type PipelineContext } from '../pipeline/context.ts';
 import { nextPlan } from '../pipeline/next-plan.ts';
-import { renderTable } from '../pipeline/status.ts';
+import { collectBudgets, describeBudget, renderTable } from '../pipeline/status.ts';
 import { describeWindow, type ExtractWindow } from '../window.ts';
 import { CONFIG_OPTIONS, type Command, ensureRedisReachable, loadConfig } from './command.ts';
 import { COMMAND_SUMMARIES } from './summaries.ts';
@@ -66,6 +66,10 @@ export const planCommand: Command = {
     await ensureRedisReachable(config);
     const context = createContext(config, { logger: silentLogger() });
     const plans: ExportPlan[] = [];
+    const budgets: (Awaited<ReturnType<typeof collectBudgets>>[number] & {
+      planned: number;
+      line: string;
+    })[] = [];
     try {
       const nowMs = context.now();
       for (const instance of instances) {
@@ -99,11 +103,23 @@ export const planCommand: Command = {
           plans.push(plan);
         }
       }
+      // Instances with an API budget: this plan's queries against what the month has left.
+      for (const b of await collectBudgets(context)) {
+        if (!instances.some((i) => i.id === b.instanceId)) continue;
+        const planned = plans
+          .filter((p) => p.instance === b.instanceId)
+          .reduce((n, p) => n + (p.queries ?? 0), 0);
+        budgets.push({
+          ...b,
+          planned,
+          line: `${describeBudget(b)}; this plan ${count ? '' : '≥ '}${planned}`,
+        });
+      }
     } finally {
       await context.close();
     }
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ plans }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ plans, budgets }, null, 2)}\n`);
       return 0;
     }
     const rows = plans.map((p) => [
@@ -119,6 +135,8 @@ export const planCommand: Command = {
     process.stdout.write(
       `${renderTable(['instance', 'export', 'windows', 'range', 'Looker queries', 'rows'], rows)}\n`,
     );
+    if (budgets.length > 0)
+      process.stdout.write(`\nLooker API budget:\n${budgets.map((b) => `  ${b.line}\n`).join('')}`);
     return 0;
   },
 };

@@ -40,20 +40,7 @@ export async function collectStatus(context: PipelineContext): Promise<PipelineS
       });
     }
   }
-  const apiCalls = new ApiCallStore(context.redis, context.keys);
-  const month = monthOf(context.now());
-  const budgets: PipelineStatus['budgets'] = [];
-  for (const instance of context.config.instances) {
-    if (!instance.apiBudget) continue;
-    const usage = await apiCalls.usage(instance.id, month);
-    budgets.push({
-      instanceId: instance.id,
-      month,
-      used: usage.used,
-      budget: instance.apiBudget.queriesPerMonth,
-      forecast: usage.forecast,
-    });
-  }
+  const budgets = await collectBudgets(context);
   const nodes = await context.nodes.list();
   const queues: PipelineStatus['queues'] = {};
   const all = [
@@ -69,6 +56,25 @@ export async function collectStatus(context: PipelineContext): Promise<PipelineS
     budgets,
     nodes: nodes.map((n) => ({ nodeId: n.nodeId, lastHeartbeat: new Date(n.lastHeartbeatMs).toISOString() })),
   };
+}
+
+/** Instances with an API budget: this month's (UTC, pipeline clock) query calls and the last forecast. */
+export async function collectBudgets(context: PipelineContext): Promise<PipelineStatus['budgets']> {
+  const apiCalls = new ApiCallStore(context.redis, context.keys);
+  const month = monthOf(context.now());
+  const budgets: PipelineStatus['budgets'] = [];
+  for (const instance of context.config.instances) {
+    if (!instance.apiBudget) continue;
+    const usage = await apiCalls.usage(instance.id, month);
+    budgets.push({
+      instanceId: instance.id,
+      month,
+      used: usage.used,
+      budget: instance.apiBudget.queriesPerMonth,
+      forecast: usage.forecast,
+    });
+  }
+  return budgets;
 }
 
 export function renderTable(header: string[], rows: string[][]): string {

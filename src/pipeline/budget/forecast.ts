@@ -196,7 +196,8 @@ export function decideBudget(input: BudgetInput): BudgetDecision {
   const every: Record<string, number | null> = {};
   for (const e of input.exports) {
     const s = chosen.schedules.get(e.name)!;
-    if (s.everyMs !== 0) every[e.name] = s.everyMs;
+    // Held to once per interval no longer than a tick is not held back at all: not worth a word.
+    if (s.everyMs === null || s.everyMs > input.tickMs) every[e.name] = s.everyMs;
     if (s.everyMs === null) {
       exports[e.name] = { run: false, reason: 'paused by the API budget until the month is over' };
     } else if (!dueNow(e, s.everyMs, input.tickMs)) {
