@@ -1,7 +1,7 @@
-import { Queue, QueueEvents, Worker } from 'bullmq';
+import { DelayedError, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NonRetryableError } from '../../src/errors.ts';
+import { classifyError, isPermanent, NonRetryableError, RetryAfterError } from '../../src/errors.ts';
 import {
   catalog,
   extractPayload,
@@ -261,5 +261,24 @@ describe('resultOf', () => {
     const job = await completedJob(queueName('upload', 'node-z'), { uri: 'gs://b/o' });
     expect(resultOf(job, 'upload')).toEqual({ uri: 'gs://b/o' });
     expect(() => resultOf(job, 'load')).toThrow(/queue "upload-node-z", not a load queue/);
+  });
+});
+
+describe('classifyError: what BullMQ does with a thrown error, by class', () => {
+  it.each([
+    [new DelayedError(), 'delayed'],
+    [new RetryAfterError('429 from prod-eu', 30_000), 'retry-after'],
+    [new NonRetryableError('bad config'), 'permanent'],
+    [new UnrecoverableError('started too many times'), 'permanent'],
+    [new Error('socket hang up'), 'retryable'],
+    ['a thrown string', 'retryable'],
+  ] as const)('%s is %s', (error, kind) => {
+    expect(classifyError(error)).toBe(kind);
+    expect(isPermanent(error)).toBe(kind === 'permanent');
+  });
+
+  it('goes by class, not by name: an error merely named NonRetryableError is retried', () => {
+    const impostor = Object.assign(new Error('x'), { name: 'NonRetryableError' });
+    expect(classifyError(impostor)).toBe('retryable');
   });
 });

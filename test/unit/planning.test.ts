@@ -96,3 +96,66 @@ describe('window ids', () => {
     }
   });
 });
+
+describe('planWindows: lag, horizon and cuts', () => {
+  const rangesOf = (windows: ReturnType<typeof planWindows>['windows']) =>
+    windows.map((w) => {
+      if (w.kind !== 'range') throw new Error(`expected a range window, got ${w.kind}`);
+      return w;
+    });
+
+  it('stops lag before now, at a whole second', () => {
+    for (const lagMs of [0, 5 * 60_000, HOUR]) {
+      const plan = planWindows(resolved('history', { lagMs }), NOW - DAY, NOW);
+      expect(plan.endMs).toBe(Math.floor((NOW - lagMs) / 1000) * 1000);
+      expect(rangesOf(plan.windows).at(-1)!.endMs).toBe(plan.endMs);
+    }
+  });
+
+  it('cuts windows at UTC multiples of the window size, whatever the look-back start', () => {
+    const sixHours = resolved('history', { windowMs: 6 * HOUR, lookbackMs: 70 * 60_000 });
+    const watermark = Date.parse('2026-11-27T13:47:00Z');
+    const windows = rangesOf(planWindows(sixHours, watermark, NOW).windows);
+    expect(windows[0]!.startMs).toBe(Date.parse('2026-11-27T12:37:00Z'));
+    expect(windows.map((w) => new Date(w.endMs).toISOString().slice(11, 16))).toEqual([
+      '18:00',
+      '00:00',
+      '06:00',
+      '10:20',
+    ]);
+    // Another watermark inside the same first window yields the same later windows (the same job ids).
+    const later = rangesOf(planWindows(sixHours, watermark + 30 * 60_000, NOW).windows);
+    expect(later.slice(1)).toEqual(windows.slice(1));
+  });
+
+  it('windows are contiguous, never empty, never longer than the window size', () => {
+    const plan = planWindows(resolved('event', { windowMs: 6 * HOUR }), null, NOW);
+    const windows = rangesOf(plan.windows);
+    for (const [i, w] of windows.entries()) {
+      expect(w.startMs! < w.endMs).toBe(true);
+      expect(w.endMs - w.startMs!).toBeLessThanOrEqual(6 * HOUR);
+      if (i > 0) expect(w.startMs).toBe(windows[i - 1]!.endMs);
+    }
+  });
+
+  it('horizon "all" reads everything once; after that the watermark and look-back decide', () => {
+    const all = resolved('content_usage', { horizon: 'all' });
+    const watermark = Date.parse('2026-11-28T08:00:00Z');
+    expect(planWindows(all, watermark, NOW).windows).toEqual([
+      { kind: 'range', startMs: watermark - 2 * HOUR, endMs: Date.parse('2026-11-28T10:20:15Z') },
+    ]);
+  });
+
+  it('a watermark within the horizon is not clamped', () => {
+    const plan = planWindows(resolved('history', { horizon: 3 * DAY }), NOW - 2 * DAY, NOW);
+    expect(rangesOf(plan.windows)[0]!.startMs).toBe(Math.floor((NOW - 2 * DAY - 2 * HOUR) / 1000) * 1000);
+  });
+
+  it('a snapshot ignores the watermark and is taken at now, to the second', () => {
+    const plan = planWindows(resolved('dashboard'), NOW - DAY, NOW);
+    expect(plan).toEqual({
+      windows: [{ kind: 'snapshot', atMs: Date.parse('2026-11-28T10:30:15Z') }],
+      endMs: Date.parse('2026-11-28T10:30:15Z'),
+    });
+  });
+});
