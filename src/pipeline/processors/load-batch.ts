@@ -83,10 +83,7 @@ export async function processLoadBatch(
       }
     }
   } catch (error) {
-    const final =
-      error instanceof UnrecoverableError ||
-      (error as Error).name === 'NonRetryableError' ||
-      job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (final) {
       // The windows' jobs fail this attempt (for good when the cause is permanent, e.g. a table whose schema
       // was changed by hand); their retries join a new batch.
