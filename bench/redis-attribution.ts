@@ -110,9 +110,13 @@ export class RedisMonitor {
       // Our own scripts (src/state/*.ts), named by what they do.
       const name = text.includes("'.watermark'")
         ? 'lsa commitWindow'
-        : text.includes('ZREMRANGEBYSCORE')
-          ? 'lsa acquireLease'
-          : `lua ${sha.slice(0, 8)}`;
+        : text.includes("'.lastRunAt'")
+          ? 'lsa recordExtract'
+          : text.includes("'.lastLoadedAt'")
+            ? 'lsa recordLoad'
+            : text.includes('ZREMRANGEBYSCORE')
+              ? 'lsa acquireLease'
+              : `lua ${sha.slice(0, 8)}`;
       this.scripts.set(sha, name);
       return name;
     }
@@ -120,6 +124,7 @@ export class RedisMonitor {
     const kind = keyKind(firstKey, this.prefix);
     if (kind === 'state lease') return 'lsa acquireLease';
     if (kind === 'state instance') return 'lsa commitWindow';
+    if (kind === 'state runs') return 'lsa recordExtract/recordLoad';
     return `lua ${sha.slice(0, 8)} (${kind})`;
   }
 
@@ -168,7 +173,7 @@ export function purpose(label: string): string {
     [/^script updateData/, 'job.updateData() (flowAdded step marker)'],
     [/^script lsa acquireLease|^zrem state lease|^zadd state lease|^pexpire state lease/, 'query lease'],
     [/^hget state cooldown/, '429 cool-down check'],
-    [/state runs|state counters/, 'run status + counters (recordExtract/recordLoad)'],
+    [/state runs|state counters|^script lsa record/, 'run status + counters (recordExtract/recordLoad)'],
     [/^script lsa commitWindow/, 'commit window (watermark)'],
     [/^hgetall load job:processed/, 'getChildrenValues()'],
     [/state instance|state pending|state plan-lock/, 'fan-out planning'],

@@ -22,14 +22,15 @@ export interface PlannedWindow {
 // The staged open rows say what the window covered (a cursor range, or the keys of a reopen window) and which of
 // its rows were still open: the covered part of the open set is replaced by them, in the same step as the
 // commit, so a row is re-read until a committed window has seen it final.
+// Every window commits through this script, so it keeps its own Redis calls few: ZREM's answer is the pending
+// check, and the watermark is read once (with the plan's end when that is needed) and answered from a variable.
 const COMMIT_WINDOW = `
 local hash, pending, open, staged = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local export, windowId, maxOpen = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local field = export .. '.watermark'
-if redis.call('ZSCORE', pending, windowId) == false then
+if redis.call('ZREM', pending, windowId) == 0 then
   return {0, redis.call('HGET', hash, field) or false, 0}
 end
-redis.call('ZREM', pending, windowId)
 local dropped = 0
 local stagedText = redis.call('GET', staged)
 if stagedText then
@@ -45,21 +46,23 @@ if stagedText then
   end
 end
 local first = redis.call('ZRANGE', pending, 0, 0, 'WITHSCORES')
-local candidate
+local currentText, candidate
 if first[1] then
   candidate = tonumber(first[2])
+  currentText = redis.call('HGET', hash, field)
 else
-  candidate = tonumber(redis.call('HGET', hash, export .. '.planEnd'))
+  local values = redis.call('HMGET', hash, field, export .. '.planEnd')
+  currentText, candidate = values[1], tonumber(values[2])
   redis.call('HSET', hash, export .. '.initialLoad', 'false')
   redis.call('HDEL', hash, export .. '.planEnd')
 end
-local current = tonumber(redis.call('HGET', hash, field) or '0')
-local moved = 0
+local current = tonumber(currentText or '0')
 if candidate and candidate > current then
-  redis.call('HSET', hash, field, tostring(candidate))
-  moved = 1
+  currentText = tostring(candidate)
+  redis.call('HSET', hash, field, currentText)
+  return {1, currentText, dropped}
 end
-return {moved, redis.call('HGET', hash, field) or false, dropped}
+return {0, currentText or false, dropped}
 `;
 
 /** At most this many open rows per export are tracked; beyond it the oldest are no longer read again. */

@@ -25,24 +25,56 @@ export interface InstanceReachability {
 const UNREACHABLE_SINCE = '-instance.unreachableSince';
 const UNREACHABLE_ERROR = '-instance.unreachableError';
 
+// Each record is one Lua script (one round trip, one command sent, atomic) instead of a MULTI of four: the run
+// status is written for every window, so its commands count at scale (docs/benchmarks.md, fan-out).
+// KEYS: runs hash, counters hash. ARGV: export, instance, time, rows, quarantined rows.
+const RECORD_EXTRACT = `
+local runs, counters = KEYS[1], KEYS[2]
+local export, instance, now, rows, quarantined = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+redis.call('HSET', runs, export .. '.lastRunAt', now, export .. '.lastRows', rows)
+redis.call('HINCRBY', counters, 'extracted|' .. instance .. '|' .. export, rows)
+if quarantined > 0 then
+  redis.call('HINCRBY', counters, 'quarantined|' .. instance .. '|' .. export, quarantined)
+end
+-- Looker answered: the instance is reachable again.
+redis.call('HDEL', runs, '${UNREACHABLE_SINCE}', '${UNREACHABLE_ERROR}')
+`;
+
+// KEYS: runs hash, counters hash. ARGV: export, instance, time, rows loaded.
+const RECORD_LOAD = `
+local runs, counters = KEYS[1], KEYS[2]
+local export, instance, now, rows = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+redis.call('HSET', runs, export .. '.lastLoadedAt', now)
+redis.call('HDEL', runs, export .. '.lastError')
+redis.call('HINCRBY', counters, 'loaded|' .. instance .. '|' .. export, rows)
+`;
+
+type RecordScript = (runs: string, counters: string, ...args: string[]) => Promise<unknown>;
+
 export class RunStatusStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: StateKeys,
-  ) {}
+  ) {
+    this.redis.defineCommand('lsaRecordExtract', { numberOfKeys: 2, lua: RECORD_EXTRACT });
+    this.redis.defineCommand('lsaRecordLoad', { numberOfKeys: 2, lua: RECORD_LOAD });
+  }
+
+  private script(name: 'lsaRecordExtract' | 'lsaRecordLoad'): RecordScript {
+    const command = (this.redis as unknown as Record<string, RecordScript>)[name]!;
+    return command.bind(this.redis);
+  }
 
   async recordExtract(instanceId: string, exportName: string, rows: number, quarantined = 0): Promise<void> {
-    await this.redis
-      .multi()
-      .hincrby(this.keys.counters(), `quarantined|${instanceId}|${exportName}`, quarantined)
-      .hset(this.keys.runs(instanceId), {
-        [`${exportName}.lastRunAt`]: new Date().toISOString(),
-        [`${exportName}.lastRows`]: String(rows),
-      })
-      .hincrby(this.keys.counters(), `extracted|${instanceId}|${exportName}`, rows)
-      // Looker answered: the instance is reachable again.
-      .hdel(this.keys.runs(instanceId), UNREACHABLE_SINCE, UNREACHABLE_ERROR)
-      .exec();
+    await this.script('lsaRecordExtract')(
+      this.keys.runs(instanceId),
+      this.keys.counters(),
+      exportName,
+      instanceId,
+      new Date().toISOString(),
+      String(rows),
+      String(quarantined),
+    );
   }
 
   /** An extract could not connect to the instance; the first such failure's time is kept until one succeeds. */
@@ -64,12 +96,14 @@ export class RunStatusStore {
   }
 
   async recordLoad(instanceId: string, exportName: string, rows: number): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.keys.runs(instanceId), { [`${exportName}.lastLoadedAt`]: new Date().toISOString() })
-      .hdel(this.keys.runs(instanceId), `${exportName}.lastError`)
-      .hincrby(this.keys.counters(), `loaded|${instanceId}|${exportName}`, rows)
-      .exec();
+    await this.script('lsaRecordLoad')(
+      this.keys.runs(instanceId),
+      this.keys.counters(),
+      exportName,
+      instanceId,
+      new Date().toISOString(),
+      String(rows),
+    );
   }
 
   async recordError(instanceId: string, exportName: string, message: string): Promise<void> {

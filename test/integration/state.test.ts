@@ -5,6 +5,7 @@ import { ExportStateStore } from '../../src/state/export-state.ts';
 import { StateKeys } from '../../src/state/keys.ts';
 import { PlanLocks } from '../../src/state/plan-lock.ts';
 import { QueryLeases } from '../../src/state/query-lease.ts';
+import { RunStatusStore } from '../../src/state/run-status.ts';
 import { connectRedis, uniquePrefix } from '../helpers/redis.ts';
 
 // Export state and query leases against a real Redis.
@@ -169,5 +170,36 @@ describe('plan locks and cool-downs', () => {
     await coolDowns.coolDown('c', 9000);
     expect(await coolDowns.until('c')).toBe(9000);
     expect(await coolDowns.until('other')).toBe(0);
+  });
+});
+
+describe('run status', () => {
+  it('adds up extracted, quarantined and loaded rows, keeps the last window, and clears errors on success', async () => {
+    const status = new RunStatusStore(redis, keys);
+    expect(await status.get('s', 'history')).toEqual({
+      lastRunAt: null,
+      lastRows: null,
+      lastLoadedAt: null,
+      lastError: null,
+      rowsExtracted: 0,
+      rowsQuarantined: 0,
+      rowsLoaded: 0,
+    });
+    await status.recordUnreachable('s', 'connect ECONNREFUSED 127.0.0.1:1');
+    await status.recordError('s', 'history', 'the load failed');
+    await status.recordExtract('s', 'history', 10, 2);
+    await status.recordExtract('s', 'history', 5);
+    await status.recordExtract('s', 'user', 7);
+    const extracted = await status.get('s', 'history');
+    expect(extracted).toMatchObject({ lastRows: 5, rowsExtracted: 15, rowsQuarantined: 2, rowsLoaded: 0 });
+    expect(extracted.lastError).toBe('the load failed');
+    expect(Date.parse(extracted.lastRunAt!)).toBeGreaterThan(Date.now() - 60_000);
+    // Looker answered, so the instance is reachable again
+    expect(await status.reachability('s')).toEqual({ unreachableSince: null, unreachableError: null });
+    await status.recordLoad('s', 'history', 13);
+    const loaded = await status.get('s', 'history');
+    expect(loaded).toMatchObject({ lastError: null, rowsLoaded: 13, rowsExtracted: 15 });
+    expect(Date.parse(loaded.lastLoadedAt!)).toBeGreaterThan(Date.now() - 60_000);
+    expect(await status.get('s', 'user')).toMatchObject({ lastRows: 7, rowsExtracted: 7, rowsLoaded: 0 });
   });
 });

@@ -15,6 +15,10 @@ import { jobName } from '../job-names.ts';
 
 const LEASE_RETRY_MS = 1_500;
 
+/** Progress is for someone watching Bull Board: at most one update this often, and none in an extract that ends
+ * sooner (its result says it all). Each update is a Lua script and an event: about five Redis commands. */
+const PROGRESS_EVERY_MS = 2_000;
+
 export interface ExtractOutcome {
   rows: number;
   queries: number;
@@ -58,6 +62,7 @@ export async function processExtract(
       .catch((error) => context.logger.warn({ err: String(error) }, 'lease renewal failed'));
   }, context.leases.ttlMs / 3);
   let result: Awaited<ReturnType<typeof extractWindow>>;
+  let progressAt = Date.now();
   try {
     result = await extractWindow({
       client: context.looker.get(instance),
@@ -71,7 +76,11 @@ export async function processExtract(
         if (!context.config.masking.hashKey) throw new Error('masking.hashKey is not configured');
         return context.config.masking.hashKey.resolve();
       },
-      onProgress: (progress) => job.updateProgress({ phase: 'extract', ...progress }),
+      onProgress: (progress) => {
+        if (Date.now() - progressAt < PROGRESS_EVERY_MS) return;
+        progressAt = Date.now();
+        return job.updateProgress({ phase: 'extract', ...progress });
+      },
     });
   } catch (error) {
     if (error instanceof RetryAfterError) {
