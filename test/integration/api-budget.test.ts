@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderMetrics } from '../../src/dashboard/metrics.ts';
 import { monthOf } from '../../src/pipeline/budget/ticks.ts';
+import { checkHealth } from '../../src/pipeline/health.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { collectStatus, renderStatusTable } from '../../src/pipeline/status.ts';
 import { ApiCallStore } from '../../src/state/api-calls.ts';
+import { StageMetrics } from '../../src/state/stage-metrics.ts';
 import { loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
 // The Looker API budget, through the whole pipeline: the calls counted are the calls Looker received, and a
@@ -116,5 +119,16 @@ describe('Looker API budget', () => {
     const status = await collectStatus(pipeline.context);
     const line = renderStatusTable(status);
     expect(line).toContain(`small: ${used} / ${BUDGET} queries this month, forecast`);
+    // and so does /metrics, for the budgeted instance only
+    const metrics = renderMetrics({
+      status,
+      health: await checkHealth(pipeline.context),
+      stages: await new StageMetrics(pipeline.context.redis, pipeline.context.keys).read(),
+      build: { version: '0.0.0', node: process.versions.node },
+    });
+    expect(metrics).toContain(`lsa_looker_queries_month{instance="small"} ${used}`);
+    expect(metrics).toContain(`lsa_looker_query_budget{instance="small"} ${BUDGET}`);
+    expect(metrics).toMatch(/lsa_looker_queries_forecast\{instance="small"\} \d+/);
+    expect(metrics).not.toContain('lsa_looker_query_budget{instance="free"}');
   }, 300_000);
 });
