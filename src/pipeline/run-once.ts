@@ -39,7 +39,12 @@ export interface RunOnceOptions {
 }
 
 const IN_FLIGHT = /still in flight/;
-const NOTHING_NEW = 'nothing new since the watermark';
+/**
+ * Skips that are the plan working as configured, not work left undone: nothing new to read, or an export the API
+ * budget holds back this run (its watermark waits; it is read later). Anything else means an export is not known
+ * to be loaded.
+ */
+const CLEAN_SKIP = /^nothing new since the watermark$|by the API budget/;
 
 /** Why a window is not committed: a job of its flow failed for good, or undefined while it is on its way. */
 async function failure(context: PipelineContext, outcome: WindowOutcome): Promise<string | undefined> {
@@ -171,7 +176,6 @@ export async function runOnce(
   for (const w of windows) {
     if (w.state === 'pending') w.error = 'not committed before the deadline: still running';
   }
-  // Only "nothing new" is a clean skip; an export another fan-out was planning is not known to be loaded.
-  const ok = windows.every((w) => w.state === 'committed') && skipped.every((s) => s.reason === NOTHING_NEW);
+  const ok = windows.every((w) => w.state === 'committed') && skipped.every((s) => CLEAN_SKIP.test(s.reason));
   return { fanout: { ...summary, skipped }, windows, ok };
 }
