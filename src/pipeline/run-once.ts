@@ -44,7 +44,7 @@ const IN_FLIGHT = /still in flight/;
  * budget holds back this run (its watermark waits; it is read later). Anything else means an export is not known
  * to be loaded.
  */
-const CLEAN_SKIP = /^nothing new since the watermark$|by the API budget/;
+const CLEAN_SKIP = /^nothing new since the watermark$|API budget/;
 
 /** Why a window is not committed: a job of its flow failed for good, or undefined while it is on its way. */
 async function failure(context: PipelineContext, outcome: WindowOutcome): Promise<string | undefined> {
