@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type RoleHandle, startSchedulerRole, startWorkerRole } from '../../src/pipeline/roles.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { startPrivateRedis } from '../../src/state/private-redis.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { type LsaProcess, spawnLsa, waitFor, workerArgs } from '../helpers/processes.ts';
 
@@ -16,14 +17,7 @@ afterEach(async () => {
 });
 
 function instance(id: string, seed: number): LookerInstanceSpec {
-  return {
-    id,
-    clientId: `${id}-id`,
-    clientSecret: `${id}-secret-value`,
-    seed,
-    historyRows: 120,
-    historyDays: 2,
-  };
+  return instanceSpec(id, seed, { historyRows: 120, historyDays: 2 });
 }
 
 async function pipelineFor(options: Parameters<typeof startTestPipeline>[0]): Promise<TestPipeline> {

@@ -9,6 +9,7 @@ import { catalog } from '../../src/pipeline/catalog.ts';
 import type { LoadOutcome } from '../../src/pipeline/processors/load.ts';
 import type { BatchOutcome } from '../../src/pipeline/processors/load-batch.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import {
   expectedKeys,
   FAST_WORKERS,
@@ -28,7 +29,7 @@ afterEach(async () => {
 });
 
 function instance(id: string, seed: number, historyDays = 4): LookerInstanceSpec {
-  return { id, clientId: `${id}-id`, clientSecret: `${id}-secret-value`, seed, historyRows: 60, historyDays };
+  return instanceSpec(id, seed, { historyRows: 60, historyDays });
 }
 
 async function pipelineWith(instances: LookerInstanceSpec[], batchYaml: string): Promise<TestPipeline> {

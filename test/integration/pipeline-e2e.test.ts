@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResolvedExport } from '../../src/config/model.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
 // The product end to end: real Redis, the three emulators, the real clients, BullMQ workers. Three instances ×
@@ -26,31 +27,9 @@ async function assertTablesEqualEmulator(beforeMs: number) {
 beforeAll(async () => {
   pipeline = await startTestPipeline({
     instances: [
-      {
-        id: 'alpha',
-        clientId: 'alpha-id',
-        clientSecret: 'alpha-secret-1',
-        seed: 1,
-        historyRows: 400,
-        historyDays: 20,
-      },
-      {
-        id: 'beta',
-        clientId: 'beta-id',
-        clientSecret: 'beta-secret-2',
-        seed: 2,
-        historyRows: 1200,
-        historyDays: 40,
-        maxRowLimit: 500,
-      },
-      {
-        id: 'gamma',
-        clientId: 'gamma-id',
-        clientSecret: 'gamma-secret-3',
-        seed: 3,
-        historyRows: 50,
-        historyDays: 5,
-      },
+      instanceSpec('alpha', 1, { historyRows: 400, historyDays: 20 }),
+      instanceSpec('beta', 2, { historyRows: 1200, historyDays: 40, maxRowLimit: 500 }),
+      instanceSpec('gamma', 3, { historyRows: 50, historyDays: 5 }),
     ],
     exports: EXPORTS,
     defaults: { window: '30d', pageSize: '500' },

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fanout } from '../../src/pipeline/processors/fanout.ts';
 import { startWorkerRole } from '../../src/pipeline/roles.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { spawnLsa } from '../helpers/processes.ts';
 
@@ -12,16 +13,7 @@ let pipeline: TestPipeline;
 
 beforeAll(async () => {
   pipeline = await startTestPipeline({
-    instances: [
-      {
-        id: 'once',
-        clientId: 'once-id',
-        clientSecret: 'once-secret-1',
-        seed: 5,
-        historyRows: 300,
-        historyDays: 6,
-      },
-    ],
+    instances: [instanceSpec('once', 5, { historyRows: 300, historyDays: 6 })],
     exports: ['event', 'user'],
     defaults: { window: '2d' },
     startWorker: false,
