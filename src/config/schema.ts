@@ -3,13 +3,15 @@ import { z } from 'zod';
 import { SYSTEM_ACTIVITY_EDITIONS } from '../exports/freshness.ts';
 import { LOAD_STRATEGIES } from '../exports/types.ts';
 import { EXPORT_NAME_PATTERN, INSTANCE_ID_PATTERN } from '../names.ts';
-import { parseDuration } from './duration.ts';
+import { SETTING_DESCRIPTIONS } from './descriptions.ts';
+import { DURATION, parseDuration } from './duration.ts';
 import { describeValue } from './errors.ts';
 import { isClusterUrl } from './model.ts';
-import { parseSecretReference } from './secrets.ts';
+import { parseSecretReference, SECRET_REFERENCE } from './secrets.ts';
 
 // The YAML config, as operators write it. Every refinement's message names the offending value; secrets are
-// validated as references only, so no message ever echoes one.
+// validated as references only, so no message ever echoes one. Each default is declared once, on its setting: a
+// section left out is parsed from `{}` (`prefault`), so its settings' own defaults apply.
 
 const LOOKER_FIELD_TYPES = ['number', 'string', 'yesno', 'date_time', 'date_date', 'tier'] as const;
 const BIGQUERY_TYPES = ['STRING', 'INTEGER', 'FLOAT', 'BOOLEAN', 'TIMESTAMP', 'DATETIME', 'DATE'] as const;
@@ -42,19 +44,25 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
-const duration = z.string().refine((text) => parseDuration(text) !== undefined, {
-  error: (issue) => `${describeValue(issue.input)} is not a duration like 30s, 10m, 6h or 90d`,
-});
+const duration = z
+  .string()
+  .refine((text) => parseDuration(text) !== undefined, {
+    error: (issue) => `${describeValue(issue.input)} is not a duration like 30s, 10m, 6h or 90d`,
+  })
+  .meta({ pattern: DURATION.source });
 
 const httpUrl = z.string().refine(isHttpUrl, {
   error: (issue) => `${describeValue(issue.input)} is not an http(s) URL`,
 });
 
 /** A secret: only `${ENV_VAR}` is accepted, and the message never repeats what was written. */
-const secret = z.string().refine((text) => parseSecretReference(text) !== undefined, {
-  error: () =>
-    'must be an environment reference like ${MY_SECRET}; secrets are never written into the config file',
-});
+const secret = z
+  .string()
+  .refine((text) => parseSecretReference(text) !== undefined, {
+    error: () =>
+      'must be an environment reference like ${MY_SECRET}; secrets are never written into the config file',
+  })
+  .meta({ pattern: SECRET_REFERENCE.source });
 
 const cron = z.string().refine(isValidCron, {
   error: (issue) =>
@@ -65,8 +73,9 @@ const timeZone = z.string().refine(isTimeZone, {
   error: (issue) => `${describeValue(issue.input)} is not an IANA time zone`,
 });
 
+/** A name with a fixed shape: the pattern is checked here and published in the JSON Schema for editors. */
 const identifier = (what: string, pattern: RegExp, rule: string) =>
-  z.string().refine((text) => pattern.test(text), {
+  z.string().regex(pattern, {
     error: (issue) => `${describeValue(issue.input)} is not a valid ${what} (${rule})`,
   });
 
@@ -160,8 +169,8 @@ export const configSchema = z.strictObject({
     }),
   schedule: z
     .strictObject({ cron: cron.default('0 * * * *'), timezone: timeZone.default('UTC') })
-    .default({ cron: '0 * * * *', timezone: 'UTC' }),
-  spool: z.strictObject({ dir: z.string().min(1).default('./.lsa/spool') }).default({ dir: './.lsa/spool' }),
+    .prefault({}),
+  spool: z.strictObject({ dir: z.string().min(1).default('./.lsa/spool') }).prefault({}),
   gcs: z.strictObject({
     bucket: identifier(
       'bucket name',
@@ -183,7 +192,7 @@ export const configSchema = z.strictObject({
       hashKey: secret.optional(),
       rules: z.record(z.string(), z.enum(MASKING_RULES)).default({}),
     })
-    .default({ rules: {} }),
+    .prefault({}),
   defaults: z.strictObject(exportSettingsShape).default({}),
   exports: z.record(z.string(), exportEntry).default({}),
   instances: z.array(instance).min(1, { error: 'at least one Looker instance is required' }),
@@ -204,17 +213,7 @@ export const configSchema = z.strictObject({
       /** Optional: a small HTTP server answering /healthz for container health checks of worker processes. */
       healthPort: z.int().min(1).max(65535).optional(),
     })
-    .default({
-      extractConcurrency: 4,
-      uploadConcurrency: 4,
-      loadConcurrency: 2,
-      shutdownGrace: '30s',
-      lockDuration: '30s',
-      stalledInterval: '30s',
-      heartbeat: '5s',
-      deadNodeAfter: '60s',
-      backoff: '5s',
-    }),
+    .prefault({}),
   /** Where operators hear about trouble: a Slack-compatible incoming webhook (JSON `{ text, blocks }`). */
   notify: z
     .strictObject({
@@ -241,12 +240,12 @@ export const configSchema = z.strictObject({
             .union([z.int().min(1), z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB)$/i)])
             .default('10GB'),
         })
-        .default({ maxWait: '60s', quiet: '2s', maxWindows: 500, maxBytes: '10GB' }),
+        .prefault({}),
     })
-    .default({ batch: { maxWait: '60s', quiet: '2s', maxWindows: 500, maxBytes: '10GB' } }),
+    .prefault({}),
   dashboard: z
     .strictObject({ host: z.string().default('0.0.0.0'), port: z.int().min(0).max(65535).default(3000) })
-    .default({ host: '0.0.0.0', port: 3000 }),
+    .prefault({}),
 });
 
 export type RawConfig = z.output<typeof configSchema>;
@@ -262,6 +261,62 @@ export function isSecretPath(path: (string | number)[]): boolean {
   return path.length === 2 && path[0] === 'masking' && last === 'hashKey';
 }
 
-export function configJsonSchema(): unknown {
-  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+type JsonSchemaNode = {
+  properties?: Record<string, JsonSchemaNode>;
+  items?: JsonSchemaNode;
+  additionalProperties?: JsonSchemaNode | boolean;
+  anyOf?: JsonSchemaNode[];
+  description?: string;
+};
+
+/** Adds each setting's description (descriptions.ts) to its node, walking properties, items and map values. */
+function describe(node: JsonSchemaNode, path: string): void {
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    const childPath = path ? `${path}.${key}` : key;
+    const description = SETTING_DESCRIPTIONS[childPath];
+    if (description) child.description = description;
+    describe(child, childPath);
+  }
+  if (node.items) describe(node.items, `${path}[]`);
+  if (node.additionalProperties && typeof node.additionalProperties === 'object') {
+    describe(node.additionalProperties, `${path}.*`);
+  }
+  for (const option of node.anyOf ?? []) describe(option, path);
+}
+
+/** The config's JSON Schema, draft-07 (what YAML and JSON editors read), with a description per setting. */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, {
+    io: 'input',
+    target: 'draft-7',
+    unrepresentable: 'any',
+  }) as Record<string, unknown> & JsonSchemaNode;
+  describe(schema, '');
+  return { ...schema, title: 'looker-activity-pipeline config (lsa.yaml)' };
+}
+
+/** Setting paths the schema has (`[]` array items, `*` map values): each must have a description. */
+export function settingPaths(): string[] {
+  const paths: string[] = [];
+  const walk = (node: JsonSchemaNode, path: string) => {
+    for (const [key, child] of Object.entries(node.properties ?? {})) {
+      const childPath = path ? `${path}.${key}` : key;
+      paths.push(childPath);
+      walk(child, childPath);
+    }
+    if (node.items) walk(node.items, `${path}[]`);
+    if (node.additionalProperties && typeof node.additionalProperties === 'object') {
+      walk(node.additionalProperties, `${path}.*`);
+    }
+    for (const option of node.anyOf ?? []) walk(option, path);
+  };
+  walk(
+    z.toJSONSchema(configSchema, {
+      io: 'input',
+      target: 'draft-7',
+      unrepresentable: 'any',
+    }) as JsonSchemaNode,
+    '',
+  );
+  return paths;
 }

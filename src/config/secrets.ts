@@ -1,7 +1,8 @@
 // Secrets (Looker client ids and secrets, the masking key) are never copied out of the environment into config
 // objects, job data, Redis, logs or errors: config holds a reference, and the value is read at the moment of use.
 
-const REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+/** `${ENV_VAR}`: how config names a secret (published in the JSON Schema as a pattern). */
+export const SECRET_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
 export class SecretRef {
   constructor(readonly envVar: string) {}
@@ -33,6 +34,6 @@ export class SecretRef {
 }
 
 export function parseSecretReference(text: string): SecretRef | undefined {
-  const match = REFERENCE.exec(text.trim());
+  const match = SECRET_REFERENCE.exec(text.trim());
   return match ? new SecretRef(match[1]!) : undefined;
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { SETTING_DESCRIPTIONS } from '../../src/config/descriptions.ts';
 import { ConfigError } from '../../src/config/errors.ts';
 import { parseConfigText } from '../../src/config/load.ts';
-import { configJsonSchema } from '../../src/config/schema.ts';
+import { configJsonSchema, settingPaths } from '../../src/config/schema.ts';
 
 const ENV = {
   LOOKER_A_ID: 'id-a',
@@ -295,6 +296,27 @@ exports:
     expect(problems.join('\n')).not.toMatch(/\bat .*\.ts:\d+/);
   });
 
+  it('reports schema errors and cross-field errors in one round', () => {
+    // a bad cron (schema) and a page size above the row cap (cross-field), a masking rule on an unknown field
+    const yaml = `${VALID}    rowCap: 3000
+schedule: { cron: "every hour" }
+defaults: { pageSize: 4000 }
+`.replace(
+      'masking: { hashKey: "${LSA_HASH_KEY}" }',
+      'masking: { hashKey: "${LSA_HASH_KEY}", rules: { user.nickname: drop } }',
+    );
+    const problems = problemsOf(yaml);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^schedule\.cron: "every hour" is not a valid cron pattern/),
+        expect.stringMatching(
+          /^instances\[0\]\.rowCap: 3000 is below the page size 4000 \(defaults\.pageSize\)/,
+        ),
+        'masking.rules["user.nickname"]: no export selects this field',
+      ]),
+    );
+  });
+
   it('never echoes a literal secret in an error', () => {
     const problems = problemsOf(withLine('clientSecret', '    clientSecret: sup3r-s3cret-value'));
     expect(problems.join('\n')).not.toContain('sup3r-s3cret-value');
@@ -312,5 +334,25 @@ exports:
       expect.arrayContaining(['redis', 'gcs', 'bigquery', 'instances', 'masking']),
     );
     expect(schema.required).toEqual(expect.arrayContaining(['redis', 'gcs', 'bigquery', 'instances']));
+  });
+
+  it('is draft-07 for editors, describes every setting and publishes the patterns of names and durations', () => {
+    const schema = configJsonSchema() as Record<string, unknown> & {
+      properties: Record<string, { properties: Record<string, { pattern?: string; description?: string }> }>;
+    };
+    expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
+    const undocumented = settingPaths().filter((path) => !SETTING_DESCRIPTIONS[path]);
+    expect(undocumented).toEqual([]);
+    const instance = (
+      schema.properties.instances as unknown as {
+        items: { properties: Record<string, { pattern?: string; description?: string }> };
+      }
+    ).items.properties;
+    expect(new RegExp(instance.id!.pattern!).test('prod-eu')).toBe(true);
+    expect(new RegExp(instance.id!.pattern!).test('Prod:EU')).toBe(false);
+    expect(new RegExp(instance.clientSecret!.pattern!).test('${LOOKER_SECRET}')).toBe(true);
+    expect(new RegExp(instance.clientSecret!.pattern!).test('hunter2')).toBe(false);
+    expect(new RegExp(instance.queryTimeout!.pattern!).test('10m')).toBe(true);
+    expect(instance.rowCap!.description).toMatch(/cap/);
   });
 });
