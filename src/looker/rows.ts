@@ -104,6 +104,8 @@ interface ColumnPlan {
   mask: StringMask | undefined;
   dropped: boolean;
   isKey: boolean;
+  /** The converted value is text that needs only quotes (dates and times). */
+  quoteAsIs: boolean;
 }
 
 export interface RowConverter {
@@ -144,6 +146,8 @@ function memoized(mask: StringMask): StringMask {
   };
 }
 
+const DATE_TYPES: ReadonlySet<BigQueryType> = new Set(['TIMESTAMP', 'DATETIME', 'DATE']);
+
 /** A string JSON.stringify would only wrap in quotes: no quote, backslash, control character or surrogate. */
 const NEEDS_NO_ESCAPE = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 
@@ -172,6 +176,7 @@ export function rowConverter(resolved: ResolvedExport, context: RowContext): Row
       mask,
       dropped: rule === 'drop',
       isKey: field.field === definition.key,
+      quoteAsIs: DATE_TYPES.has(field.bigqueryType),
     };
   });
   const head = `{"looker_instance":${JSON.stringify(context.instanceId)}`;
@@ -186,9 +191,9 @@ export function rowConverter(resolved: ResolvedExport, context: RowContext): Row
     ...(ownQueryField ? [OWN_QUERY_COLUMN] : []),
     '_extracted_at',
   ];
-  /** The converted value of one column, or a BadRowError. */
-  const columnValue = (plan: ColumnPlan, row: Record<string, unknown>): unknown => {
-    if (plan.dropped) return null;
+  /** The JSON text of one column's converted value, or a BadRowError. */
+  const columnText = (plan: ColumnPlan, row: Record<string, unknown>): string => {
+    if (plan.dropped) return 'null';
     const raw = row[plan.field.field];
     if (raw === undefined) {
       throw new BadRowError(
@@ -203,17 +208,19 @@ export function rowConverter(resolved: ResolvedExport, context: RowContext): Row
           `column ${plan.field.column}: the key ${plan.field.field} is null`,
         );
       }
-      return null;
+      return 'null';
     }
     const value = plan.convert(raw, plan.field, zone);
-    return plan.mask ? plan.mask(value as string) : value;
+    if (plan.mask) return jsonText(plan.mask(value as string));
+    // A date or time the converter accepted is digits and separators: nothing to escape.
+    return plan.quoteAsIs ? `"${value as string}"` : jsonText(value);
   };
   const isOwnQuery = (row: Record<string, unknown>) =>
     context.apiUserId !== undefined && Number(row[ownQueryField!]) === context.apiUserId;
   const ownQuery = (row: Record<string, unknown>) => `,"${OWN_QUERY_COLUMN}":${isOwnQuery(row)}`;
   const lineOf = (row: Record<string, unknown>): string => {
     let line = head;
-    for (const plan of plans) line += plan.prefix + jsonText(columnValue(plan, row));
+    for (const plan of plans) line += plan.prefix + columnText(plan, row);
     if (ownQueryField) line += ownQuery(row);
     return line + tail;
   };

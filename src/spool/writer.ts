@@ -58,11 +58,14 @@ export class SpoolWriter {
     return this.rows;
   }
 
-  /** Appends one line (no newline). Resolves when the batch is accepted (back-pressure). */
-  async writeLine(line: string): Promise<void> {
+  /**
+   * Appends one line (no newline). Returns a promise only when a batch went to gzip (await it: back-pressure);
+   * the other lines cost no promise, which counts at a million rows.
+   */
+  writeLine(line: string): Promise<void> | undefined {
     this.batch += `${line}\n`;
     this.rows++;
-    if (this.batch.length >= BATCH_CHARS) await this.flushBatch();
+    return this.batch.length >= BATCH_CHARS ? this.flushBatch() : undefined;
   }
 
   private async flushBatch(): Promise<void> {
