@@ -1,0 +1,59 @@
+import { startLookerEmulator } from 'lsa-emulators/looker';
+import { median, runChild } from './measure.ts';
+
+// Before/after for a change to the extract: `ours` of another checkout of this repository (its own src and
+// bench/extract-child.ts) and `ours` of this one, and the floor, interleaved against one emulator, so both sides
+// see the same machine load. Usage (another commit's tree, sharing this node_modules):
+//   mkdir /tmp/before && git archive <commit> src bench package.json tsconfig.json | tar -x -C /tmp/before
+//   ln -s "$PWD/node_modules" /tmp/before/node_modules
+//   node --import tsx bench/compare-extract.ts 200000 /tmp/before 3
+
+const [rowsText = '200000', otherCheckout, repeatText = '3'] = process.argv.slice(2);
+if (!otherCheckout) throw new Error('usage: compare-extract.ts <rows> <other checkout directory> [repeat]');
+const rows = Number(rowsText);
+const DAY = 86_400_000;
+const emulator = await startLookerEmulator({
+  instances: [
+    {
+      id: 'bench',
+      clientId: 'bench-client',
+      clientSecret: 'bench-secret',
+      seed: 7,
+      historyRows: rows,
+      historyDays: 5,
+      maxRowLimit: 10_000_000,
+    },
+  ],
+});
+const endMs = Math.floor(Date.now() / 1000) * 1000 + 1000;
+const args = [emulator.baseUrl('bench'), String(endMs - 7 * DAY), String(endMs)];
+const env = {
+  BENCH_CLIENT_ID: 'bench-client',
+  BENCH_CLIENT_SECRET: 'bench-secret',
+  BENCH_HASH_KEY: 'bench-hash-key-0123456789abcdef',
+};
+const sides = [
+  ['other', `${otherCheckout}/bench/extract-child.ts`, 'ours'],
+  ['this', 'bench/extract-child.ts', 'ours'],
+  ['floor', 'bench/extract-child.ts', 'floor'],
+] as const;
+const runs = new Map<string, { seconds: number; cpuSeconds: number; peakRssMb: number }[]>();
+try {
+  for (let run = 0; run < Number(repeatText); run++) {
+    for (const [name, file, variant] of sides) {
+      const result = await runChild(file, [variant, ...args], env);
+      if (result.crashed) throw new Error(`${name}: ${result.crashed}`);
+      runs.set(name, [...(runs.get(name) ?? []), result as never]);
+      process.stderr.write(`  ${name} run ${run + 1}: ${JSON.stringify(result).slice(0, 200)}\n`);
+    }
+  }
+} finally {
+  await emulator.close();
+}
+const floorSeconds = median(runs.get('floor')!.map((r) => r.seconds));
+for (const [name, results] of runs) {
+  const seconds = median(results.map((r) => r.seconds));
+  process.stdout.write(
+    `${name}: ${seconds.toFixed(2)} s, CPU ${median(results.map((r) => r.cpuSeconds)).toFixed(2)} s, peak RSS ${median(results.map((r) => r.peakRssMb))} MB, ${(floorSeconds / seconds).toFixed(2)}× the floor\n`,
+  );
+}
