@@ -6,6 +6,7 @@ import { runOnce } from '../../src/pipeline/run-once.ts';
 import { collectStatus, renderStatusTable } from '../../src/pipeline/status.ts';
 import { ApiCallStore } from '../../src/state/api-calls.ts';
 import { StageMetrics } from '../../src/state/stage-metrics.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import { loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
 // The Looker API budget, through the whole pipeline: the calls counted are the calls Looker received, and a
@@ -23,23 +24,8 @@ let pipeline: TestPipeline;
 beforeAll(async () => {
   pipeline = await startTestPipeline({
     instances: [
-      {
-        id: 'small',
-        clientId: 'small-id',
-        clientSecret: 'small-secret-1',
-        seed: 31,
-        historyRows: 200,
-        historyDays: 20,
-        systemActivity: 'elite' as const,
-      },
-      {
-        id: 'free',
-        clientId: 'free-id',
-        clientSecret: 'free-secret-1',
-        seed: 32,
-        historyRows: 100,
-        historyDays: 5,
-      },
+      instanceSpec('small', 31, { historyRows: 200, historyDays: 20, systemActivity: 'elite' as const }),
+      instanceSpec('free', 32, { historyRows: 100, historyDays: 5 }),
     ],
     exports: EXPORTS,
     timing: 'derived',

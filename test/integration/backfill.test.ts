@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findExport, findInstance } from '../../src/config/model.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { spawnLsa } from '../helpers/processes.ts';
 
@@ -12,16 +13,7 @@ let pipeline: TestPipeline;
 
 beforeAll(async () => {
   pipeline = await startTestPipeline({
-    instances: [
-      {
-        id: 'bf',
-        clientId: 'bf-id',
-        clientSecret: 'bf-secret-1',
-        seed: 11,
-        historyRows: 400,
-        historyDays: 8,
-      },
-    ],
+    instances: [instanceSpec('bf', 11, { historyRows: 400, historyDays: 8 })],
     exports: ['history', 'user'],
     defaults: { window: '1d' },
   });

@@ -5,6 +5,7 @@ import { loadWindow } from '../../src/bigquery/load.ts';
 import { tableSpec } from '../../src/bigquery/schema.ts';
 import { catalog } from '../../src/pipeline/catalog.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import { loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
 // Bad input from upstream. A body that cannot be parsed fails its window with a message naming the instance,
@@ -18,22 +19,8 @@ const historyOf = (id: string) => pipeline.config.instances.find((i) => i.id ===
 beforeAll(async () => {
   pipeline = await startTestPipeline({
     instances: [
-      {
-        id: 'good',
-        clientId: 'good-id',
-        clientSecret: 'good-secret-value',
-        seed: 51,
-        historyRows: 60,
-        historyDays: 2,
-      },
-      {
-        id: 'bad',
-        clientId: 'bad-id',
-        clientSecret: 'bad-secret-value',
-        seed: 52,
-        historyRows: 60,
-        historyDays: 2,
-      },
+      instanceSpec('good', 51, { historyRows: 60, historyDays: 2 }),
+      instanceSpec('bad', 52, { historyRows: 60, historyDays: 2 }),
     ],
     exports: ['history'],
     defaults: { window: '90d', horizon: '3d' },

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_SUMMARIES } from '../../src/cli/summaries.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { spawnLsa } from '../helpers/processes.ts';
 
@@ -12,22 +13,8 @@ let pipeline: TestPipeline;
 beforeAll(async () => {
   pipeline = await startTestPipeline({
     instances: [
-      {
-        id: 'cli-a',
-        clientId: 'cli-a-id',
-        clientSecret: 'cli-a-secret-value',
-        seed: 91,
-        historyRows: 100,
-        historyDays: 2,
-      },
-      {
-        id: 'cli-b',
-        clientId: 'cli-b-id',
-        clientSecret: 'cli-b-secret-value',
-        seed: 92,
-        historyRows: 60,
-        historyDays: 2,
-      },
+      instanceSpec('cli-a', 91, { historyRows: 100, historyDays: 2 }),
+      instanceSpec('cli-b', 92, { historyRows: 60, historyDays: 2 }),
     ],
     exports: ['history', 'user', 'content_usage', 'event'],
     defaults: { window: '30d', horizon: '5d' },

@@ -3,6 +3,7 @@ import { catalog } from '../../src/pipeline/catalog.ts';
 import { fanout } from '../../src/pipeline/processors/fanout.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { GLOBAL_SCHEDULER_ID, reconcileSchedulers } from '../../src/pipeline/schedulers.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { type LsaProcess, spawnLsa, workerArgs } from '../helpers/processes.ts';
 
@@ -15,23 +16,8 @@ const workers: LsaProcess[] = [];
 beforeAll(async () => {
   pipeline = await startTestPipeline({
     instances: [
-      {
-        id: 'one',
-        clientId: 'one-id',
-        clientSecret: 'one-secret-value',
-        seed: 7,
-        historyRows: 3000,
-        historyDays: 30,
-        maxRowLimit: 200,
-      },
-      {
-        id: 'two',
-        clientId: 'two-id',
-        clientSecret: 'two-secret-value',
-        seed: 8,
-        historyRows: 1000,
-        historyDays: 10,
-      },
+      instanceSpec('one', 7, { historyRows: 3000, historyDays: 30, maxRowLimit: 200 }),
+      instanceSpec('two', 8, { historyRows: 1000, historyDays: 10 }),
     ],
     exports: ['history', 'user', 'event', 'content_usage'],
     defaults: { window: '2d', pageSize: '200' },

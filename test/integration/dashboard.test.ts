@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { metricNames } from '../../src/dashboard/metrics.ts';
 import { type DashboardHandle, startDashboard } from '../../src/dashboard/server.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import { loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
 // The operator's dashboard: Basic auth on every route, same-origin writes, loopback without credentials, and a
@@ -20,16 +21,7 @@ const authorized = { authorization: basic(USER, PASSWORD) };
 
 beforeAll(async () => {
   pipeline = await startTestPipeline({
-    instances: [
-      {
-        id: 'solo',
-        clientId: 'solo-id',
-        clientSecret: 'solo-secret-value',
-        seed: 5,
-        historyRows: 100,
-        historyDays: 3,
-      },
-    ],
+    instances: [instanceSpec('solo', 5, { historyRows: 100, historyDays: 3 })],
     exports: ['user'],
   });
   dashboard = await startDashboard(pipeline.context, {

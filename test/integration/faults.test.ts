@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOnce } from '../../src/pipeline/run-once.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import {
   expectedKeys,
   FAST_WORKERS,
@@ -16,22 +17,8 @@ let pipeline: TestPipeline;
 beforeAll(async () => {
   pipeline = await startTestPipeline({
     instances: [
-      {
-        id: 'north',
-        clientId: 'north-id',
-        clientSecret: 'north-secret-value',
-        seed: 31,
-        historyRows: 300,
-        historyDays: 4,
-      },
-      {
-        id: 'south',
-        clientId: 'south-id',
-        clientSecret: 'south-secret-value',
-        seed: 32,
-        historyRows: 200,
-        historyDays: 4,
-      },
+      instanceSpec('north', 31, { historyRows: 300, historyDays: 4 }),
+      instanceSpec('south', 32, { historyRows: 200, historyDays: 4 }),
     ],
     exports: ['history', 'user'],
     defaults: { window: '2d' },

@@ -4,6 +4,7 @@ import { ensureRedisReachable } from '../../src/cli/command.ts';
 import { ConfigError } from '../../src/config/errors.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import {
   type ClusterNode,
@@ -34,23 +35,8 @@ beforeAll(async () => {
     redisUrl: `redis+cluster://127.0.0.1:${seed.port}`,
     prefix: PREFIX,
     instances: [
-      {
-        id: 'alpha',
-        clientId: 'alpha-id',
-        clientSecret: 'alpha-secret-1',
-        seed: 1,
-        historyRows: 300,
-        historyDays: 10,
-      },
-      {
-        id: 'beta',
-        clientId: 'beta-id',
-        clientSecret: 'beta-secret-2',
-        seed: 2,
-        historyRows: 600,
-        historyDays: 20,
-        maxRowLimit: 500,
-      },
+      instanceSpec('alpha', 1, { historyRows: 300, historyDays: 10 }),
+      instanceSpec('beta', 2, { historyRows: 600, historyDays: 20, maxRowLimit: 500 }),
     ],
     exports: EXPORTS,
     defaults: { window: '30d', pageSize: '500' },

@@ -8,6 +8,7 @@ import { runOnce } from '../../src/pipeline/run-once.ts';
 import { loadReports } from '../../src/reports/catalog.ts';
 import { lineChart, niceTicks, stackedBarChart } from '../../src/reports/charts.ts';
 import { installReports } from '../../src/reports/install.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
 // The /reports page in a real headless browser: two instances extracted and loaded by the pipeline, the report
@@ -44,22 +45,8 @@ describe.skipIf(!hasChromium)('/reports in a headless browser', () => {
     dir = mkdtempSync(join(tmpdir(), 'lsa-reports-page-'));
     pipeline = await startTestPipeline({
       instances: [
-        {
-          id: 'emea',
-          clientId: 'emea-id',
-          clientSecret: 'emea-secret-value',
-          seed: 41,
-          historyRows: 400,
-          historyDays: 20,
-        },
-        {
-          id: 'apac',
-          clientId: 'apac-id',
-          clientSecret: 'apac-secret-value',
-          seed: 42,
-          historyRows: 250,
-          historyDays: 20,
-        },
+        instanceSpec('emea', 41, { historyRows: 400, historyDays: 20 }),
+        instanceSpec('apac', 42, { historyRows: 250, historyDays: 20 }),
       ],
       exports: ['history', 'content_usage', 'user', 'dashboard', 'look'],
       defaults: { window: '30d', horizon: '25d' },

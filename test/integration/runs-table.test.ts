@@ -5,6 +5,7 @@ import type { LoadOutcome } from '../../src/pipeline/processors/load.ts';
 import { processLoadBatch } from '../../src/pipeline/processors/load-batch.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { windowId } from '../../src/window.ts';
+import { instanceSpec } from '../helpers/instances.ts';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
 // `_lsa_runs`: one row per committed window, written by its batch in one more statement (not one job per
@@ -14,16 +15,7 @@ let pipeline: TestPipeline;
 
 beforeAll(async () => {
   pipeline = await startTestPipeline({
-    instances: [
-      {
-        id: 'runs',
-        clientId: 'runs-id',
-        clientSecret: 'runs-secret-1',
-        seed: 21,
-        historyRows: 200,
-        historyDays: 4,
-      },
-    ],
+    instances: [instanceSpec('runs', 21, { historyRows: 200, historyDays: 4 })],
     exports: ['history', 'event'],
     defaults: { window: '1d', horizon: '5d' },
   });
