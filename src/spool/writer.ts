@@ -13,7 +13,8 @@ import { createGzip } from 'node:zlib';
  * path while still shrinking System Activity JSON about 8x. */
 export const SPOOL_GZIP_LEVEL = 1;
 
-const BATCH_CHARS = 256 * 1024;
+/** Bytes of NDJSON handed to gzip at once. */
+const BATCH_BYTES = 256 * 1024;
 
 export interface SpoolFileSummary {
   file: string;
@@ -27,7 +28,10 @@ export class SpoolWriter {
   private readonly gzip = createGzip({ level: SPOOL_GZIP_LEVEL });
   private readonly hash = createHash('sha256');
   private readonly done: Promise<void>;
-  private batch = '';
+  /** Lines are encoded into this buffer as they come, so no line outlives its own write (a long-lived string of a
+   * whole batch would survive V8's young-generation collections and make its heap grow). */
+  private batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  private batchBytes = 0;
   private rows = 0;
   private uncompressed = 0;
   private failed: unknown;
@@ -63,36 +67,54 @@ export class SpoolWriter {
    * the other lines cost no promise, which counts at a million rows.
    */
   writeLine(line: string): Promise<void> | undefined {
-    this.batch += `${line}\n`;
+    if (this.failed) return Promise.reject(this.failed);
     this.rows++;
-    return this.batch.length >= BATCH_CHARS ? this.flushBatch() : undefined;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit. Everything below is synchronous up to gzip.write, so lines
+    // keep their order even if a caller does not wait for the promise.
+    const mostBytes = line.length * 3 + 1;
+    if (mostBytes > this.batch.length) {
+      // A line longer than a batch (a 1 MB string value): the batch so far, then the line as its own chunk.
+      this.takeBatch();
+      return this.send(Buffer.from(`${line}\n`, 'utf8'));
+    }
+    let drained: Promise<void> | undefined;
+    if (this.batchBytes + mostBytes > this.batch.length) drained = this.takeBatch();
+    this.batchBytes += this.batch.write(line, this.batchBytes, 'utf8');
+    this.batch[this.batchBytes++] = 0x0a;
+    return drained;
   }
 
-  private async flushBatch(): Promise<void> {
-    if (this.failed) throw this.failed;
-    if (this.batch.length === 0) return;
-    const chunk = Buffer.from(this.batch, 'utf8');
+  /** Hands the batch so far to gzip and starts a new one; a promise when gzip asks to wait (back-pressure). */
+  private takeBatch(): Promise<void> | undefined {
+    if (this.batchBytes === 0) return undefined;
+    const chunk = this.batch.subarray(0, this.batchBytes);
+    // gzip keeps the chunk until it has compressed it: the next lines go to a new buffer.
+    this.batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.batchBytes = 0;
+    return this.send(chunk);
+  }
+
+  private send(chunk: Buffer): Promise<void> | undefined {
     this.uncompressed += chunk.length;
-    this.batch = '';
-    if (!this.gzip.write(chunk)) {
-      await new Promise<void>((resolve, reject) => {
-        const onDrain = () => {
-          this.gzip.off('error', onError);
-          resolve();
-        };
-        const onError = (error: Error) => {
-          this.gzip.off('drain', onDrain);
-          reject(error);
-        };
-        this.gzip.once('drain', onDrain);
-        this.gzip.once('error', onError);
-      });
-    }
+    if (this.gzip.write(chunk)) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        this.gzip.off('error', onError);
+        resolve();
+      };
+      const onError = (error: Error) => {
+        this.gzip.off('drain', onDrain);
+        reject(error);
+      };
+      this.gzip.once('drain', onDrain);
+      this.gzip.once('error', onError);
+    });
   }
 
   /** Flushes, closes and renames into place. */
   async finish(): Promise<SpoolFileSummary> {
-    await this.flushBatch();
+    if (this.failed) throw this.failed;
+    await this.takeBatch();
     this.gzip.end();
     await this.done;
     await rename(this.partial, this.file);
@@ -108,7 +130,7 @@ export class SpoolWriter {
 
   /** Discards everything written so far. */
   async abort(): Promise<void> {
-    this.batch = '';
+    this.batchBytes = 0;
     this.gzip.destroy();
     await this.done.catch(() => undefined);
     await rm(this.partial, { force: true });
