@@ -3,7 +3,7 @@ import { DelayedError, type Job } from 'bullmq';
 import { findExport, findInstance } from '../../config/model.ts';
 import { RetryAfterError } from '../../errors.ts';
 import { extractWindow } from '../../looker/extract.ts';
-import { describeWindow, windowId } from '../../window.ts';
+import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
 import { catalog, type ExtractPayload, runTag } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
@@ -19,10 +19,18 @@ const LEASE_RETRY_MS = 1_500;
  * sooner (its result says it all). Each update is a Lua script and an event: about five Redis commands. */
 const PROGRESS_EVERY_MS = 2_000;
 
+/** What Bull Board shows for a finished extract: its return value says what a log line used to (a log line costs
+ * a Lua script and two list commands per window). */
 export interface ExtractOutcome {
   rows: number;
   queries: number;
   loadJobId: string | null;
+  /** Rows put in quarantine (included in `rows`). */
+  quarantined?: number;
+  /** Rows still open, read again by a later reopen window. */
+  stillOpen?: number;
+  /** The watermark after a window with no rows committed here. */
+  watermark?: string | null;
 }
 
 export async function processExtract(
@@ -104,24 +112,24 @@ export async function processExtract(
       open: result.openRows,
     });
   }
-  // One log line per job: each costs Redis round trips, and progress already shows the running count.
-  await job.log(
-    `extracted ${result.rows} rows of ${instance.id}/${data.exportName} ${describeWindow(data.window)} in ${result.queries} queries${result.quarantined > 0 ? `; ${result.quarantined} in quarantine` : ''}${result.openRows.length > 0 ? `; ${result.openRows.length} still open` : ''}`,
-  );
+  // No log line: the return value (below) says how many rows, queries, quarantined and still open.
+  const counts = {
+    queries: result.queries,
+    quarantined: result.quarantined,
+    stillOpen: result.openRows.length,
+  };
   if (!result.manifest) {
     // A window with no rows is a success: nothing to upload or load, and the watermark moves on.
     if (data.backfill !== undefined) {
       await commitBackfillWindow(context, { ...data, backfill: data.backfill }, 0);
-      await job.log(`no rows: window committed to backfill b${data.backfill}`);
-      return { rows: 0, queries: result.queries, loadJobId: null };
+      return { rows: 0, ...counts, loadJobId: null };
     }
     const { watermark } = await context.exportState.commitWindow(
       instance.id,
       data.exportName,
       windowId(data.window),
     );
-    await job.log(`no rows: window committed, watermark ${watermark ?? 'unset'}`);
-    return { rows: 0, queries: result.queries, loadJobId: null };
+    return { rows: 0, ...counts, loadJobId: null, watermark };
   }
   const loadData = {
     instanceId: instance.id,
@@ -155,5 +163,5 @@ export async function processExtract(
   });
   // Step marker: a re-run of this job (after a crash) must not extract the window again.
   await job.updateData({ ...data, flowAdded: true });
-  return { rows: result.rows, queries: result.queries, loadJobId };
+  return { rows: result.rows, ...counts, loadJobId };
 }
