@@ -1,10 +1,13 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startLookerEmulator } from 'lsa-emulators/looker';
 import { runChild } from './measure.ts';
 
 // `node --import tsx bench/profile-extract.ts <rows> <variant> <profile dir>`: one extract variant with the V8 CPU
 // profiler on (--cpu-prof), against an emulator serving from this process. For finding the hot path, not a figure.
 
-const [rowsText = '200000', variant = 'ours', profileDir = 'bench-profiles'] = process.argv.slice(2);
+const [rowsText = '200000', variant = 'ours', profileDir = join(tmpdir(), 'lsa-extract-profiles')] =
+  process.argv.slice(2);
 const DAY = 86_400_000;
 const emulator = await startLookerEmulator({
   instances: [
