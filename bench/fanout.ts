@@ -45,7 +45,18 @@ export interface FanoutBenchOptions {
 }
 
 /** Exports taken in this order; each instance × export is one window (window 90d, horizon 1d). */
-const EXPORT_ORDER = ['history', 'user', 'event', 'content_usage', 'dashboard', 'look', 'field_usage'];
+const EXPORT_ORDER = [
+  'history',
+  'user',
+  'event',
+  'content_usage',
+  'dashboard',
+  'look',
+  'field_usage',
+  'event_attribute',
+  'scheduled_job',
+  'pdt_event_log',
+];
 const RUN_TIMEOUT_MS = 15 * 60_000;
 
 interface Figures {
@@ -64,6 +75,8 @@ interface Figures {
   /** Mean time a job of each queue spent being processed, in ms (pipeline only). */
   stageMs?: Record<string, number>;
   attribution?: Attribution;
+  /** BigQuery jobs the cycle ran (pipeline only): load jobs, query jobs (MERGE, counts, runs), per export table. */
+  bigqueryJobs?: { load: number; query: number; tables: number; maxPerTable: number };
 }
 
 interface Spawned {
@@ -154,6 +167,28 @@ async function measureIdle(admin: Redis): Promise<number> {
   return ((await redisCpuSeconds(admin)) - before) / 2;
 }
 
+/** Every job BigQuery ran in the cycle, by kind, and how many fell to each export's table (quota: per table). */
+async function countBigQueryJobs(
+  bigquery: ReturnType<typeof createContext>['bigquery'],
+  exports: string[],
+): Promise<NonNullable<Figures['bigqueryJobs']>> {
+  const [jobs] = await bigquery.getJobs({ allUsers: true, autoPaginate: true, projection: 'full' });
+  let load = 0;
+  let query = 0;
+  const perTable = new Map<string, number>();
+  // Longest name first: a job of event_attribute must not count for event.
+  const tables = [...exports].sort((a, b) => b.length - a.length);
+  for (const job of jobs) {
+    // Staging loads are load jobs; everything else the pipeline runs (MERGE, staging counts, run records) queries.
+    const configuration = job.metadata?.configuration ?? {};
+    if (configuration.load || job.id?.startsWith('lsa_stage_')) load++;
+    else query++;
+    const table = tables.find((e) => job.id?.includes(`_${e}_`));
+    if (table) perTable.set(table, (perTable.get(table) ?? 0) + 1);
+  }
+  return { load, query, tables: perTable.size, maxPerTable: Math.max(0, ...perTable.values()) };
+}
+
 async function pipelineRun(
   redisUrl: string,
   redisPort: number,
@@ -235,6 +270,7 @@ async function pipelineRun(
       attribution = await mon.stop(roles);
     }
     const loads = await context.queues.load.getCompletedCount();
+    const bigqueryJobs = await countBigQueryJobs(context.bigquery, exports);
     const stageMs = monitor
       ? undefined
       : {
@@ -259,6 +295,7 @@ async function pipelineRun(
     };
     if (stageMs) figures.stageMs = stageMs;
     if (attribution) figures.attribution = attribution;
+    figures.bigqueryJobs = bigqueryJobs;
     return figures;
   } finally {
     await stopProcesses(workers);
@@ -478,6 +515,12 @@ export async function fanoutBench(options: FanoutBenchOptions): Promise<FanoutRe
       `pipeline, Redis µs per flow by command: ${topUsec(ours)}`,
       `bare BullMQ, Redis µs per flow by command: ${topUsec(bare)}`,
     ];
+    if (ours.bigqueryJobs) {
+      const j = ours.bigqueryJobs;
+      lines.push(
+        `pipeline, BigQuery jobs in the cycle: ${j.load} load jobs, ${j.query} query jobs (MERGEs, staging counts, run records), for ${j.tables} export tables; at most ${j.maxPerTable} jobs for one table (without batching: one load job and one MERGE per window, ${ours.windows} of each)`,
+      );
+    }
     if (ours.stageMs) {
       lines.push(
         `pipeline, mean processing time per job (ms): extract ${ours.stageMs.extract}, upload ${ours.stageMs.upload}, load ${ours.stageMs.load}`,

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ALL_VARIANTS, type ExtractSummary, extractBench } from './extract.ts';
 import { type FanoutReport, fanoutBench } from './fanout.ts';
 import { table, thousands } from './measure.ts';
+import { mergeBench, mergeReport } from './merge.ts';
 
 // `npm run bench [-- <benchmark> [options]]`. Never part of `npm test`. Figures and the commands that produced
 // them: docs/benchmarks.md. Progress goes to stderr, the report to stdout.
@@ -15,6 +16,7 @@ Usage:
                                      (3 runs), fanout 20 instances (with MONITOR attribution), fanout 200 instances
   npm run bench -- extract [options] extract throughput and memory: ours vs buffered vs floor
   npm run bench -- fanout [options]  the whole pipeline on many instances vs a bare BullMQ baseline
+  npm run bench -- merge [options]   bytes one hourly batch's MERGE reads as the target grows (--days 1,10,30)
   npm run bench -- <benchmark> --help
 `;
 
@@ -35,6 +37,14 @@ R runs each, medians.
   --gzip            also gzip levels 1, 3, 6 on our own spool lines (size, speed)
 `;
 
+const MERGE_HELP = `npm run bench -- merge [--days 1,10,30] [--instances 5] [--rows 240]
+
+The BigQuery emulator and the pipeline's own batch load: a target table holding D days of rows (--rows per
+instance per day), then one hourly batch of every instance merged into it; prints the MERGE's bytes processed
+(as BigQuery reports them, from the partitions it reads) for history (cursor never moves: pruned to the batch's
+partitions) and content_usage (cursor moves: reads all its instances' partitions).
+`;
+
 const FANOUT_HELP = `npm run bench -- fanout [--instances N] [--exports E] [--attribute] [--concurrency C]
 
 The whole pipeline on tiny data: Looker, GCS and BigQuery emulators in this process, a private redis-server,
@@ -42,7 +52,7 @@ The whole pipeline on tiny data: Looker, GCS and BigQuery emulators in this proc
 BullMQ baseline with as many three-job flows on the same Redis and 2 processes.
 
   --instances N     Looker instances (default 200)
-  --exports E       exports per instance, 1-7 (default 5): history, user, event, content_usage, dashboard, ...
+  --exports E       exports per instance, 1-10 (default 5): history, user, event, content_usage, dashboard, ...
   --attribute       repeat both runs under Redis MONITOR and say which code sends which command
   --concurrency C   jobs of each kind per worker process (default 8)
 `;
@@ -120,6 +130,7 @@ export async function main(argv: string[]): Promise<number> {
         exports: { type: 'string' },
         attribute: { type: 'boolean' },
         concurrency: { type: 'string' },
+        days: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -131,12 +142,20 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   const [which, ...extra] = positionals;
-  if (extra.length > 0 || (which !== undefined && which !== 'extract' && which !== 'fanout')) {
+  if (extra.length > 0 || (which !== undefined && !['extract', 'fanout', 'merge'].includes(which))) {
     process.stderr.write(HELP);
     return 2;
   }
   if (values.help) {
-    process.stdout.write(which === 'extract' ? EXTRACT_HELP : which === 'fanout' ? FANOUT_HELP : HELP);
+    process.stdout.write(
+      which === 'extract'
+        ? EXTRACT_HELP
+        : which === 'fanout'
+          ? FANOUT_HELP
+          : which === 'merge'
+            ? MERGE_HELP
+            : HELP,
+    );
     return 0;
   }
   const started = Date.now();
@@ -156,9 +175,20 @@ export async function main(argv: string[]): Promise<number> {
         gzipLevels: Boolean(values.gzip),
       });
       out.push(summary.text);
+    } else if (which === 'merge') {
+      const days = (values.days ?? '1,10,30').split(',').map((d) => positiveInteger(d, 1, 'days'));
+      const figures = await mergeBench({
+        days,
+        instances: positiveInteger(values.instances, 5, 'instances'),
+        rowsPerInstanceDay: positiveInteger(values.rows, 240, 'rows'),
+      });
+      out.push(
+        `merge: one hourly batch of every instance merged into a target holding D days (BigQuery emulator's bytes processed)`,
+        mergeReport(figures),
+      );
     } else if (which === 'fanout') {
       const exports = positiveInteger(values.exports, 5, 'exports');
-      if (exports > 7) throw new Error('--exports is at most 7');
+      if (exports > 10) throw new Error('--exports is at most 10 (every built-in export)');
       const report = await fanoutBench({
         instances: positiveInteger(values.instances, 200, 'instances'),
         exports,
