@@ -60,6 +60,24 @@ describe('two worker processes', () => {
     }
     expect(stack.looker.instance('one').stats().maxConcurrentQueries).toBe(2);
 
+    // Waiting for a query slot is not a retry: every extract completed on its first attempt, with no error and
+    // no stack trace for Bull Board to show, however often it was delayed waiting for a slot.
+    const extracts = await context.queues.extract.getJobs(['completed'], 0, -1);
+    expect(extracts.length).toBe(report.windows.length);
+    for (const job of extracts) {
+      expect({
+        id: job.id,
+        attemptsMade: job.attemptsMade,
+        failedReason: job.failedReason ?? null,
+        stacktrace: job.stacktrace ?? [],
+      }).toEqual({
+        id: job.id,
+        attemptsMade: 1,
+        failedReason: null,
+        stacktrace: [],
+      });
+    }
+
     // both nodes took part, each uploading its own files
     const a = await context.queues.upload('node-a').getJobCounts('completed', 'failed');
     const b = await context.queues.upload('node-b').getJobCounts('completed', 'failed');
