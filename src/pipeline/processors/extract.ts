@@ -5,7 +5,7 @@ import { RetryAfterError } from '../../errors.ts';
 import { extractWindow } from '../../looker/extract.ts';
 import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
-import { catalog, type ExtractPayload, runTag } from '../catalog.ts';
+import { catalog, type ExtractPayload, type ExtractResult, runTag } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import { jobName } from '../job-names.ts';
 
@@ -21,10 +21,7 @@ const PROGRESS_EVERY_MS = 2_000;
 
 /** What Bull Board shows for a finished extract: its return value says what a log line used to (a log line costs
  * a Lua script and two list commands per window). */
-export interface ExtractOutcome {
-  rows: number;
-  queries: number;
-  loadJobId: string | null;
+export interface ExtractOutcome extends ExtractResult {
   /** Rows put in quarantine (included in `rows`). */
   quarantined?: number;
   /** Rows still open, read again by a later reopen window. */

@@ -15,7 +15,7 @@ import { commitBackfillWindow } from '../backfill.ts';
 import type { BatchWindow } from '../batching/batch-store.ts';
 import { batching } from '../batching/batching.ts';
 import { runRecord } from '../batching/run-record.ts';
-import { type LoadBatchPayload, runTag } from '../catalog.ts';
+import { type LoadBatchPayload, type LoadBatchResult, runTag } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import type { LoadOutcome } from './load.ts';
 
@@ -26,15 +26,8 @@ import type { LoadOutcome } from './load.ts';
 // A window whose object BigQuery refuses is taken out and the rest loaded without it; the refused window's job
 // loads it alone.
 
-export interface BatchOutcome {
-  windows: number;
-  committed: number;
-  rejected: number;
-  rowsLoaded: number;
-  quarantined: number;
-  bytesProcessed: number;
-  jobIds: string[];
-}
+/** What a batch job returns: the catalog's LoadBatchResult. */
+export type BatchOutcome = LoadBatchResult;
 
 /** Rounds of taking refused windows out before the batch gives up on this attempt. */
 const MAX_REJECTION_ROUNDS = 5;

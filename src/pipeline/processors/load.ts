@@ -9,7 +9,7 @@ import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
 import { batching, ensureBatchJob } from '../batching/batching.ts';
 import { runRecord } from '../batching/run-record.ts';
-import { catalog, type LoadPayload, runTag, UPLOAD_QUEUE_PREFIX } from '../catalog.ts';
+import { catalog, type LoadPayload, type LoadResult, runTag, UPLOAD_QUEUE_PREFIX } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 
 // The load job of one window. With `load.batch.maxWindows: 1` it loads its window alone (one load job, one
@@ -20,16 +20,8 @@ import type { PipelineContext } from '../context.ts';
 //   failed    → the batch failed for good: this attempt fails, and the retry joins a new batch.
 // So Bull Board shows one load job per window, waiting (delayed) while its batch runs, and retryable there.
 
-export interface LoadOutcome {
-  uri: string;
-  rowsLoaded: number;
-  quarantined: number;
-  inserted: number;
-  updated: number;
-  watermark: string | null;
-  /** The `load-batch` job that loaded the window; absent when it was loaded alone. */
-  batchJobId?: string;
-}
+/** What a window's load job returns: the catalog's LoadResult (run-once and the batch read it). */
+export type LoadOutcome = LoadResult;
 
 /** How long a waiting window sleeps if its batch never wakes it (a crash between two steps): then it looks. */
 const RECHECK_MARGIN_MS = 5_000;
