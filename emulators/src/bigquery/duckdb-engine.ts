@@ -28,6 +28,9 @@ export class DuckDbEngine {
     const connection = await instance.connect();
     // TIMESTAMP columns are TIMESTAMPTZ; UTC makes casts to DATE and text rendering match BigQuery.
     await connection.run(`SET TimeZone = 'UTC'`);
+    // One thread: an emulator's tables are small, jobs run one at a time anyway, and DuckDB's own worker threads
+    // (one per core by default) only compete with the clients under test for the CPU.
+    await connection.run('SET threads = 1');
     return new DuckDbEngine(instance, connection);
   }
 
