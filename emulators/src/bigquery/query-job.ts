@@ -155,6 +155,9 @@ async function runStatements(
       }
       if (statement.duplicateMatchCheck) await checkSingleMatches(connection, statement.duplicateMatchCheck);
       if (!statement.sql) continue;
+      const rowsBefore = statement.targetRowCount
+        ? await countRows(connection, statement.targetRowCount)
+        : undefined;
       const reader = await connection.runAndReadAll(statement.sql);
       if (statement.statementType === 'BEGIN_TRANSACTION') openTransaction = true;
       if (
@@ -163,7 +166,15 @@ async function runStatements(
       ) {
         openTransaction = false;
       }
-      collectOutcome(result, statement, reader);
+      if (rowsBefore !== undefined) {
+        // A MERGE without RETURNING: inserts grew the table, every other changed row was updated.
+        const inserted = (await countRows(connection, statement.targetRowCount!)) - rowsBefore;
+        result.dml ??= { inserted: 0, updated: 0, deleted: 0 };
+        result.dml.inserted += inserted;
+        result.dml.updated += Number(reader.rowsChanged) - inserted;
+      } else {
+        collectOutcome(result, statement, reader);
+      }
       if (statement.target) {
         if (statement.tableOptions)
           await catalog.setTableOptions(connection, statement.target, statement.tableOptions);
@@ -265,6 +276,11 @@ async function checkSingleMatches(connection: DuckDBConnection, checkSql: string
   }
 }
 
+async function countRows(connection: DuckDBConnection, countSql: string): Promise<number> {
+  const reader = await connection.runAndReadAll(countSql);
+  return Number(reader.getRows()[0]?.[0] ?? 0);
+}
+
 function collectOutcome(
   result: QueryResult,
   statement: RewrittenStatement,
@@ -288,7 +304,7 @@ function collectOutcome(
       dml().deleted += reader.rowsChanged;
       break;
     case 'MERGE': {
-      // The rewrite appends RETURNING merge_action: one row per affected target row.
+      // A MERGE that deletes ends with RETURNING merge_action: one row per affected target row.
       const counts = dml();
       for (const [action] of reader.getRows()) {
         if (action === 'INSERT') counts.inserted++;

@@ -57,6 +57,11 @@ export interface RewrittenStatement {
   sql: string;
   /** MERGE with a WHEN MATCHED clause: returns a row iff some target row matches several source rows. */
   duplicateMatchCheck?: string;
+  /**
+   * MERGE without a DELETE action: counts the target's rows. The job counts before and after the MERGE: what it
+   * added are inserts, the rest of the rows it changed are updates (see `merge` for why no RETURNING).
+   */
+  targetRowCount?: string;
   /** The table the statement writes or creates, when it names one. */
   target?: TableReference;
   /** PARTITION BY / CLUSTER BY of a CREATE TABLE. */
@@ -242,9 +247,14 @@ class Rewriter implements ExpressionRewriter {
     const clauses = this.expr(whenTokens).replace(/\bINSERT\s+ROW\b/gi, 'INSERT *');
     const targetAs = targetAlias.alias ? ` AS ${targetAlias.alias}` : '';
     const sourceAs = sourceAlias.alias ? ` AS ${sourceAlias.alias}` : '';
+    // DuckDB 1.5's MERGE … RETURNING can crash the process (a segfault copying the updated rows' strings into the
+    // RETURNING buffer, seen under load). Without a DELETE action the counts follow from the target's row count
+    // before and after plus the rows changed, so RETURNING is used only for a MERGE that deletes.
+    const deletes = whenTokens.some((t, i) => isWord(whenTokens[i - 1], 'THEN') && isWord(t, 'DELETE'));
     const statement: RewrittenStatement = {
       statementType: 'MERGE',
-      sql: `MERGE INTO ${target.sql}${targetAs} USING ${sourceSql}${sourceAs} ON ${condition} ${clauses} RETURNING merge_action`,
+      sql: `MERGE INTO ${target.sql}${targetAs} USING ${sourceSql}${sourceAs} ON ${condition} ${clauses}${deletes ? ' RETURNING merge_action' : ''}`,
+      ...(deletes ? {} : { targetRowCount: `SELECT count(*) FROM ${target.sql}` }),
       ...this.targetOf(target),
     };
     // Only WHEN MATCHED clauses make a multiple match an error in BigQuery.
