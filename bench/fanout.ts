@@ -189,6 +189,61 @@ async function countBigQueryJobs(
   return { load, query, tables: perTable.size, maxPerTable: Math.max(0, ...perTable.values()) };
 }
 
+interface CycleSetup {
+  admin: Redis;
+  redisPort: number;
+  poller: Redis;
+  prefix: string;
+  workers: Spawned[];
+  monitor: boolean;
+}
+
+/**
+ * One measured cycle, the same for the pipeline and the bare baseline: connections and idle Redis CPU of the
+ * ready workers, then `trigger` (which returns how many flows it started), until every flow drained; Redis
+ * commands, their microseconds and Redis CPU of the cycle, the bench's own polling subtracted.
+ */
+async function measureCycle(
+  setup: CycleSetup,
+  trigger: () => Promise<number>,
+): Promise<Omit<Figures, 'loads' | 'stageMs' | 'bigqueryJobs'>> {
+  const { admin, redisPort, poller, prefix, workers, monitor } = setup;
+  const pids = workers.map((w) => w.child.pid!);
+  const connections = await connectionsPerProcess(admin, redisPort, pids);
+  const idleRedisCpuPerSecond = await measureIdle(admin);
+  const mon = monitor ? await RedisMonitor.start(admin, prefix) : undefined;
+  const pollCommands = new Map<string, number>();
+  const before = await commandStats(admin);
+  const usecBefore = await commandMicros(admin);
+  const cpuBefore = await redisCpuSeconds(admin);
+  const started = performance.now();
+  const windows = await trigger();
+  await waitForDrain(poller, prefix, windows, workers, pollCommands);
+  const seconds = (performance.now() - started) / 1000;
+  const redisCpu = (await redisCpuSeconds(admin)) - cpuBefore;
+  const perCommand = subtract(commandDelta(before, await commandStats(admin)), pollCommands);
+  const usec = commandDelta(usecBefore, await commandMicros(admin));
+  let attribution: Attribution | undefined;
+  if (mon) {
+    const roles = new Map<string, string>();
+    for (const [addr, pid] of connectionOwners(redisPort, [process.pid, ...pids])) {
+      roles.set(addr, pid === process.pid ? 'trigger (fan-out) + bench' : 'worker processes');
+    }
+    attribution = await mon.stop(roles);
+  }
+  return {
+    seconds,
+    windows,
+    perCommand,
+    commands: sum(perCommand.values()),
+    redisCpuSeconds: redisCpu,
+    usec,
+    idleRedisCpuPerSecond,
+    connections,
+    ...(attribution ? { attribution } : {}),
+  };
+}
+
 async function pipelineRun(
   redisUrl: string,
   redisPort: number,
@@ -243,32 +298,16 @@ async function pipelineRun(
   try {
     await waitUntil(async () => (await context.nodes.list()).length === 2, 60_000, 'two worker processes');
     await sleep(1500); // every Worker has opened its blocking connection
-    const pids = workers.map((w) => w.child.pid!);
-    const connections = await connectionsPerProcess(admin, redisPort, pids);
-    const idleRedisCpuPerSecond = await measureIdle(admin);
-    const mon = monitor ? await RedisMonitor.start(admin, prefix) : undefined;
-    const pollCommands = new Map<string, number>();
-    const before = await commandStats(admin);
-    const usecBefore = await commandMicros(admin);
-    const cpuBefore = await redisCpuSeconds(admin);
-    const started = performance.now();
-    // What `lsa run` and runOnce() call; runOnce's follow-up polling of every window is an observer's cost and
-    // is left out (the bench polls queue counts instead, and subtracts its own commands).
-    const summary = await fanout(context, undefined, { instanceIds: null, exports: null, reason: 'manual' });
-    const windows = summary.planned.reduce((n, p) => n + p.windows, 0);
-    await waitForDrain(poller, prefix, windows, workers, pollCommands);
-    const seconds = (performance.now() - started) / 1000;
-    const redisCpu = (await redisCpuSeconds(admin)) - cpuBefore;
-    const perCommand = subtract(commandDelta(before, await commandStats(admin)), pollCommands);
-    const usec = commandDelta(usecBefore, await commandMicros(admin));
-    let attribution: Attribution | undefined;
-    if (mon) {
-      const roles = new Map<string, string>();
-      for (const [addr, pid] of connectionOwners(redisPort, [process.pid, ...pids])) {
-        roles.set(addr, pid === process.pid ? 'trigger (fan-out) + bench' : 'worker processes');
-      }
-      attribution = await mon.stop(roles);
-    }
+    const cycle = await measureCycle({ admin, redisPort, poller, prefix, workers, monitor }, async () => {
+      // What `lsa run` and runOnce() call; runOnce's follow-up polling of every window is an observer's cost and
+      // is left out (the bench polls queue counts instead, and subtracts its own commands).
+      const summary = await fanout(context, undefined, {
+        instanceIds: null,
+        exports: null,
+        reason: 'manual',
+      });
+      return summary.planned.reduce((n, p) => n + p.windows, 0);
+    });
     const loads = await context.queues.load.getCompletedCount();
     const bigqueryJobs = await countBigQueryJobs(context.bigquery, exports);
     const stageMs = monitor
@@ -282,20 +321,8 @@ async function pipelineRun(
           ),
           load: await meanProcessingMs(context.queues.load),
         };
-    const figures: Figures = {
-      seconds,
-      windows,
-      loads,
-      perCommand,
-      commands: sum(perCommand.values()),
-      redisCpuSeconds: redisCpu,
-      usec,
-      idleRedisCpuPerSecond,
-      connections,
-    };
+    const figures: Figures = { ...cycle, loads, bigqueryJobs };
     if (stageMs) figures.stageMs = stageMs;
-    if (attribution) figures.attribution = attribution;
-    figures.bigqueryJobs = bigqueryJobs;
     return figures;
   } finally {
     await stopProcesses(workers);
@@ -336,42 +363,11 @@ async function baselineRun(
       'baseline workers',
     );
     await sleep(1500);
-    const pids = workers.map((w) => w.child.pid!);
-    const connections = await connectionsPerProcess(admin, redisPort, pids);
-    const idleRedisCpuPerSecond = await measureIdle(admin);
-    const mon = monitor ? await RedisMonitor.start(admin, prefix) : undefined;
-    const pollCommands = new Map<string, number>();
-    const before = await commandStats(admin);
-    const usecBefore = await commandMicros(admin);
-    const cpuBefore = await redisCpuSeconds(admin);
-    const started = performance.now();
-    await extract.addBulk(Array.from({ length: windows }, (_, i) => extractJob(i)));
-    await waitForDrain(poller, prefix, windows, workers, pollCommands);
-    const seconds = (performance.now() - started) / 1000;
-    const redisCpu = (await redisCpuSeconds(admin)) - cpuBefore;
-    const perCommand = subtract(commandDelta(before, await commandStats(admin)), pollCommands);
-    const usec = commandDelta(usecBefore, await commandMicros(admin));
-    let attribution: Attribution | undefined;
-    if (mon) {
-      const roles = new Map<string, string>();
-      for (const [addr, pid] of connectionOwners(redisPort, [process.pid, ...pids])) {
-        roles.set(addr, pid === process.pid ? 'trigger (fan-out) + bench' : 'worker processes');
-      }
-      attribution = await mon.stop(roles);
-    }
-    const figures: Figures = {
-      seconds,
-      windows,
-      loads: await load.getCompletedCount(),
-      perCommand,
-      commands: sum(perCommand.values()),
-      redisCpuSeconds: redisCpu,
-      usec,
-      idleRedisCpuPerSecond,
-      connections,
-    };
-    if (attribution) figures.attribution = attribution;
-    return figures;
+    const cycle = await measureCycle({ admin, redisPort, poller, prefix, workers, monitor }, async () => {
+      await extract.addBulk(Array.from({ length: windows }, (_, i) => extractJob(i)));
+      return windows;
+    });
+    return { ...cycle, loads: await load.getCompletedCount() };
   } finally {
     await stopProcesses(workers);
     await extract.close();
