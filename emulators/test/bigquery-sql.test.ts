@@ -1,8 +1,8 @@
-import { BigQuery, type BigQueryTimestamp } from '@google-cloud/bigquery';
-import { PassThroughClient } from 'google-auth-library';
+import type { BigQuery, BigQueryTimestamp } from '@google-cloud/bigquery';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BigQueryEmulator, startBigQueryEmulator } from '../src/bigquery/server.ts';
-import { MemoryObjectStore } from '../src/gcs/store.ts';
+import type { BigQueryEmulator } from '../src/bigquery/server.ts';
+import type { MemoryObjectStore } from '../src/gcs/store.ts';
+import { startBigQueryUnderTest } from './bigquery-helpers.ts';
 
 // The GoogleSQL dialect the BigQuery emulator accepts (rewritten for DuckDB), nested types end to end, and scripts,
 // all through the real client.
@@ -46,15 +46,11 @@ async function loadLines(
 }
 
 beforeAll(async () => {
-  store = new MemoryObjectStore();
-  store.createBucket(BUCKET);
-  emulator = await startBigQueryEmulator({ gcs: store });
-  bigquery = new BigQuery({
-    apiEndpoint: emulator.url,
+  ({ emulator, bigquery, store } = await startBigQueryUnderTest({
     projectId: PROJECT,
-    authClient: new PassThroughClient(),
-  });
-  await bigquery.createDataset('ds');
+    bucket: BUCKET,
+    dataset: 'ds',
+  }));
 });
 
 afterAll(async () => {

@@ -1,15 +1,15 @@
 import { gzipSync } from 'node:zlib';
 import {
-  BigQuery,
+  type BigQuery,
   BigQueryDate,
   BigQueryDatetime,
   BigQueryTimestamp,
   type Job,
 } from '@google-cloud/bigquery';
-import { PassThroughClient } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BigQueryEmulator, startBigQueryEmulator } from '../src/bigquery/server.ts';
-import { MemoryObjectStore } from '../src/gcs/store.ts';
+import type { BigQueryEmulator } from '../src/bigquery/server.ts';
+import type { MemoryObjectStore } from '../src/gcs/store.ts';
+import { startBigQueryUnderTest } from './bigquery-helpers.ts';
 
 // The BigQuery emulator driven by the real @google-cloud/bigquery client, configured exactly as production points
 // it at an emulator (apiEndpoint + PassThroughClient; no BIGQUERY_EMULATOR_HOST, no mocks). Load sources live in an
@@ -124,15 +124,12 @@ async function runQueryJob(query: string, jobId = uniqueId('query')): Promise<Jo
 }
 
 beforeAll(async () => {
-  store = new MemoryObjectStore();
-  store.createBucket(BUCKET);
-  emulator = await startBigQueryEmulator({ gcs: store });
-  bigquery = new BigQuery({
-    apiEndpoint: emulator.url,
+  ({ emulator, bigquery, store } = await startBigQueryUnderTest({
     projectId: PROJECT,
-    authClient: new PassThroughClient(),
-  });
-  await bigquery.createDataset(DATASET, { location: 'US' });
+    bucket: BUCKET,
+    dataset: DATASET,
+    location: 'US',
+  }));
 });
 
 afterAll(async () => {
