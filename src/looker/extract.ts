@@ -8,7 +8,7 @@ import { describeWindow, type ExtractWindow, windowId } from '../window.ts';
 import type { LookerClient } from './client.ts';
 import { lookerDateTime, wallTimeToUtcMs, zoneOffsetMs } from './datetime.ts';
 import { JsonArrayRowReader, JsonRowsError, parseRow } from './json-rows.ts';
-import { BadRowError, type RowConverter, rowConverter } from './rows.ts';
+import { type ConvertedRow, type RowConverter, rowConverter } from './rows.ts';
 
 // Extracts one window of one export from one instance into one NDJSON.gz spool file, streaming: rows go to
 // the spool as they arrive, so memory stays flat whatever the size of a page or a window.
@@ -25,6 +25,9 @@ import { BadRowError, type RowConverter, rowConverter } from './rows.ts';
 // Times: filters are written in the instance's system time zone, and each row's cursor is converted back to UTC
 // and must fall in the window: around a DST change the local filter is widened by the change and the rows that
 // belong to a neighbouring window are skipped, so every row lands in exactly one window.
+//
+// Rows are never parsed into objects here: the converter turns each row's JSON text into its line and hands back
+// the few values the paging needs (key, cursor, open field, a Looker error), see `rowPicks`.
 
 export interface ExtractProgress {
   rows: number;
@@ -72,13 +75,17 @@ export async function extractWindow(request: ExtractRequest): Promise<ExtractRes
   const definition = request.export.definition;
   const context = `${instance.id}/${definition.name} ${describeWindow(window)}`;
   const extractedAt = request.extractedAt ?? new Date();
-  const converter = rowConverter(request.export, {
-    instanceId: instance.id,
-    extractedAt,
-    hashKey: request.hashKey,
-    timezone: instance.timezone,
-    apiUserId: definition.ownQueryUserField ? await request.client.apiUserId() : undefined,
-  });
+  const converter = rowConverter(
+    request.export,
+    {
+      instanceId: instance.id,
+      extractedAt,
+      hashKey: request.hashKey,
+      timezone: instance.timezone,
+      apiUserId: definition.ownQueryUserField ? await request.client.apiUserId() : undefined,
+    },
+    rowPicks(definition),
+  );
   const file = spoolFilePath(request.spoolDir, instance.id, definition.name, window);
   const writer = await SpoolWriter.open(file);
   const run = new ExtractRun(request, converter, writer);
@@ -129,6 +136,19 @@ function addContext(error: unknown, context: string): Error {
 }
 
 type Page = { filters: Record<string, string>; sorts: string[] };
+
+/** Where the values the extract reads from a row are in `ConvertedRow.picked` (see `rowPicks`). */
+const PICKED_KEY = 0;
+const PICKED_LOOKER_ERROR = 1;
+const PICKED_CURSOR = 2;
+const PICKED_OPEN = 3;
+
+/** The fields whose values come with each row's line: key, Looker's error field, cursor, open field (an export
+ * without a cursor or an open field asks for its key again in that place, and never reads it). */
+function rowPicks(definition: ResolvedExport['definition']): string[] {
+  const cursor = definition.mode.kind === 'incremental' ? definition.mode.cursor : definition.key;
+  return [definition.key, 'looker_error', cursor, definition.openWhileNull ?? definition.key];
+}
 
 interface PageOutcome {
   rows: number;
@@ -292,14 +312,20 @@ class ExtractRun {
     return this.lookerQueries.rangeFilter(startMs, endMs);
   }
 
-  private cursorMs(row: Record<string, unknown>): number {
-    const value = row[this.cursor!];
+  private lastCursor: unknown;
+  private lastCursorMs = Number.NaN;
+
+  /** The UTC instant of a row's cursor value (rows come sorted by cursor: the last one is remembered). */
+  private cursorMs(value: unknown): number {
+    if (value === this.lastCursor && typeof value === 'string') return this.lastCursorMs;
     const ms = typeof value === 'string' ? wallTimeToUtcMs(value, this.zone) : Number.NaN;
     if (Number.isNaN(ms)) {
       throw new NonRetryableError(
         `the cursor ${this.cursor} of a row in the window is ${JSON.stringify(value)}`,
       );
     }
+    this.lastCursor = value;
+    this.lastCursorMs = ms;
     return ms;
   }
 
@@ -310,13 +336,13 @@ class ExtractRun {
       // Rows of the newest second seen so far are held back: if the page turns out full, that second may be
       // incomplete and is read again by the next page.
       let heldSecond: string | undefined;
-      let held: Record<string, unknown>[] = [];
+      let held: ConvertedRow[] = [];
       let secondsSeen = 0;
       const page = await this.runPage(
         { filters: this.rangeFilter(from, bounds.endMs), sorts: [cursor, this.key] },
         (row) => {
-          const second = row[cursor];
-          if (typeof second !== 'string') this.cursorMs(row);
+          const second = row.picked[PICKED_CURSOR];
+          if (typeof second !== 'string') this.cursorMs(second);
           if (second !== heldSecond) {
             const release = held;
             heldSecond = second as string;
@@ -374,7 +400,7 @@ class ExtractRun {
    */
   private async runPage(
     page: Page,
-    accept: (row: Record<string, unknown>) => Record<string, unknown>[] | undefined,
+    accept: (row: ConvertedRow) => ConvertedRow[] | undefined,
     bounds: CursorBounds | undefined,
   ): Promise<PageOutcome> {
     const body = this.lookerQueries.body(this.converter.queryFields, page.filters, page.sorts, this.pageSize);
@@ -382,13 +408,14 @@ class ExtractRun {
     let lastKey: unknown;
     this.queries++;
     await this.request.client.streamQuery(body, async (chunk) => {
-      const ready: Record<string, unknown>[] = [];
+      const ready: ConvertedRow[] = [];
       reader.push(chunk, (json) => {
-        const row = parseRow(json, reader.rows - 1);
-        if ('looker_error' in row) {
-          throw new Error(`Looker reported a query error: ${String(row.looker_error)}`);
+        const row = this.converter.fromJson(json, reader.rows - 1);
+        const lookerError = row.picked[PICKED_LOOKER_ERROR];
+        if (lookerError !== undefined) {
+          throw new Error(`Looker reported a query error: ${String(lookerError)}`);
         }
-        lastKey = row[this.key];
+        lastKey = row.picked[PICKED_KEY];
         const release = accept(row);
         if (release) for (const r of release) ready.push(r);
       });
@@ -398,29 +425,26 @@ class ExtractRun {
     return { rows: reader.rows, lastKey };
   }
 
-  /** Writes rows whose cursor falls in the window: good rows as lines, bad ones to quarantine. */
-  private async writeRows(rows: Record<string, unknown>[], bounds: CursorBounds | undefined): Promise<void> {
+  /** Writes rows whose cursor falls in the window: good rows as lines, bad ones as quarantine lines. */
+  private async writeRows(rows: ConvertedRow[], bounds: CursorBounds | undefined): Promise<void> {
     const openField = this.definition.openWhileNull;
     for (const row of rows) {
       this.rowsSeen++;
       let cursorMs: number | undefined;
       if (bounds) {
-        cursorMs = this.cursorMs(row);
+        cursorMs = this.cursorMs(row.picked[PICKED_CURSOR]);
         if (cursorMs < bounds.startMs || cursorMs >= bounds.endMs) continue;
       }
-      let line: string;
-      try {
-        line = this.converter.toLine(row);
-      } catch (error) {
-        if (!(error instanceof BadRowError)) throw error;
-        this.quarantined++;
-        line = this.converter.quarantineLine(row, error.message);
+      if (row.badReason !== undefined) this.quarantined++;
+      const key = row.picked[PICKED_KEY];
+      if (openField && row.picked[PICKED_OPEN] === null && typeof key === 'number') {
+        const cursor = row.picked[PICKED_CURSOR];
+        cursorMs ??= this.cursor && typeof cursor === 'string' ? this.cursorMs(cursor) : 0;
+        this.openRows.push({ key, cursorMs });
       }
-      if (openField && row[openField] === null && typeof row[this.key] === 'number') {
-        cursorMs ??= this.cursor && typeof row[this.cursor] === 'string' ? this.cursorMs(row) : 0;
-        this.openRows.push({ key: row[this.key] as number, cursorMs });
-      }
-      await this.writer.writeLine(line);
+      // Most lines only fill the writer's batch: waiting on nothing would still cost a turn per row.
+      const drained = this.writer.writeLine(row.line);
+      if (drained) await drained;
     }
   }
 

@@ -148,3 +148,198 @@ export function parseRow(json: string, index: number): Record<string, unknown> {
   }
   return row as Record<string, unknown>;
 }
+
+// ------------------------------------------------------------------------------------- one row's fields as text
+
+/** How a field's value is written in the row's JSON text. */
+export const ValueKind = {
+  Null: 0,
+  True: 1,
+  False: 2,
+  /** A number without fraction or exponent: `-?(0|[1-9][0-9]*)`. */
+  Integer: 3,
+  /** Any other valid JSON number. */
+  Number: 4,
+  /** A string with no escape and no control character: its text between the quotes is its value. */
+  PlainString: 5,
+  /** A string with escapes, already decoded (see `decodedString`). */
+  EscapedString: 6,
+} as const;
+export type ValueKind = (typeof ValueKind)[keyof typeof ValueKind];
+
+const NUMBER_AT = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const CONTROL_CHARACTER = /[\u0000-\u001f]/;
+
+/**
+ * Finds the fields of one row's JSON text (a flat object of strings, numbers, booleans and nulls) without parsing
+ * it into an object: where each key and value is, and what kind the value is. Reused from row to row (typed
+ * arrays, no allocation per field). Anything outside that subset (a nested value, an escaped key, text that is
+ * not valid JSON) makes `scan` return false: the caller then parses the row with JSON.parse, which decides.
+ * Every string is checked as JSON.parse would (escapes decoded once, no raw control character), so a row this
+ * accepts is always one JSON.parse accepts.
+ */
+export class FlatRowFields {
+  /** Fields found by the last successful `scan`. */
+  count = 0;
+  text = '';
+  keyStart = new Int32Array(64);
+  keyEnd = new Int32Array(64);
+  /** Value text [start, end): a string's includes its quotes. */
+  valueStart = new Int32Array(64);
+  valueEnd = new Int32Array(64);
+  kind = new Uint8Array(64);
+  private decoded: string[] = [];
+
+  /** The value of an EscapedString field. */
+  decodedString(field: number): string {
+    return this.decoded[field]!;
+  }
+
+  /** The field's value as JSON.parse gives it. */
+  value(field: number): unknown {
+    const text = this.text;
+    switch (this.kind[field]) {
+      case ValueKind.Null:
+        return null;
+      case ValueKind.True:
+        return true;
+      case ValueKind.False:
+        return false;
+      case ValueKind.Integer:
+      case ValueKind.Number:
+        return Number(text.slice(this.valueStart[field], this.valueEnd[field]));
+      case ValueKind.PlainString:
+        return text.slice(this.valueStart[field]! + 1, this.valueEnd[field]! - 1);
+      default:
+        return this.decoded[field];
+    }
+  }
+
+  /** Whether field `field`'s key is `name` (compared in place, no substring). */
+  keyIs(field: number, name: string): boolean {
+    const start = this.keyStart[field]!;
+    return this.keyEnd[field]! - start === name.length && this.text.startsWith(name, start);
+  }
+
+  key(field: number): string {
+    return this.text.slice(this.keyStart[field], this.keyEnd[field]);
+  }
+
+  /** Scans one row's text (`{...}`, as JsonArrayRowReader hands it). False when the row is outside the subset. */
+  scan(text: string): boolean {
+    this.text = text;
+    this.count = 0;
+    const length = text.length;
+    // A raw control character is only valid between tokens (whitespace); when the row has one, every string is
+    // checked for it, else none needs to be. Likewise escapes: most rows have no backslash at all.
+    const controls = CONTROL_CHARACTER.test(text);
+    let nextBackslash = text.indexOf('\\');
+    if (text.charCodeAt(0) !== OPEN_BRACE || text.charCodeAt(length - 1) !== CLOSE_BRACE) return false;
+    let i = skipSpace(text, 1);
+    if (text.charCodeAt(i) === CLOSE_BRACE) return i === length - 1;
+    for (let field = 0; ; field++) {
+      if (field === this.keyStart.length) this.grow();
+      // The key: a string without escapes.
+      if (text.charCodeAt(i) !== QUOTE) return false;
+      const keyEnd = text.indexOf('"', i + 1);
+      if (keyEnd < 0 || (nextBackslash >= 0 && nextBackslash < keyEnd)) return false;
+      if (controls && CONTROL_CHARACTER.test(text.slice(i + 1, keyEnd))) return false;
+      this.keyStart[field] = i + 1;
+      this.keyEnd[field] = keyEnd;
+      i = skipSpace(text, keyEnd + 1);
+      if (text.charCodeAt(i) !== 0x3a) return false; // ':'
+      i = skipSpace(text, i + 1);
+      const start = i;
+      const c = text.charCodeAt(i);
+      let kind: ValueKind;
+      if (c === QUOTE) {
+        let from = i + 1;
+        let end: number;
+        let escaped = false;
+        for (;;) {
+          end = text.indexOf('"', from);
+          if (end < 0) return false;
+          if (nextBackslash < 0 || nextBackslash > end) break;
+          // A backslash before this quote: skip the escape (it may be the quote itself) and look again.
+          escaped = true;
+          from = nextBackslash + 2;
+          nextBackslash = text.indexOf('\\', from);
+        }
+        i = end + 1;
+        if (escaped) {
+          // Decoded now, so invalid escapes and raw control characters are refused here, as JSON.parse would.
+          try {
+            this.decoded[field] = JSON.parse(text.slice(start, i)) as string;
+          } catch {
+            return false;
+          }
+          kind = ValueKind.EscapedString;
+        } else {
+          if (controls && CONTROL_CHARACTER.test(text.slice(start + 1, end))) return false;
+          kind = ValueKind.PlainString;
+        }
+      } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+        NUMBER_AT.lastIndex = i;
+        if (!NUMBER_AT.test(text)) return false;
+        const end = NUMBER_AT.lastIndex;
+        kind = ValueKind.Integer;
+        for (let j = i + 1; j < end; j++) {
+          const d = text.charCodeAt(j);
+          if (d === 0x2e || d === 0x65 || d === 0x45) {
+            kind = ValueKind.Number;
+            break;
+          }
+        }
+        i = end;
+      } else if (c === 0x6e && text.startsWith('null', i)) {
+        kind = ValueKind.Null;
+        i += 4;
+      } else if (c === 0x74 && text.startsWith('true', i)) {
+        kind = ValueKind.True;
+        i += 4;
+      } else if (c === 0x66 && text.startsWith('false', i)) {
+        kind = ValueKind.False;
+        i += 5;
+      } else {
+        return false; // a nested object or array, or not JSON: JSON.parse decides
+      }
+      this.valueStart[field] = start;
+      this.valueEnd[field] = i;
+      this.kind[field] = kind;
+      i = skipSpace(text, i);
+      const after = text.charCodeAt(i);
+      if (after === CLOSE_BRACE) {
+        if (i !== length - 1) return false;
+        this.count = field + 1;
+        return true;
+      }
+      if (after !== 0x2c) return false; // ','
+      i = skipSpace(text, i + 1);
+    }
+  }
+
+  private grow(): void {
+    const size = this.keyStart.length * 2;
+    const grown = (from: Int32Array) => {
+      const to = new Int32Array(size);
+      to.set(from);
+      return to;
+    };
+    this.keyStart = grown(this.keyStart);
+    this.keyEnd = grown(this.keyEnd);
+    this.valueStart = grown(this.valueStart);
+    this.valueEnd = grown(this.valueEnd);
+    const kind = new Uint8Array(size);
+    kind.set(this.kind);
+    this.kind = kind;
+  }
+}
+
+function skipSpace(text: string, at: number): number {
+  let i = at;
+  for (;;) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+    i++;
+  }
+}

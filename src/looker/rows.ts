@@ -8,6 +8,7 @@ import {
   QUARANTINE_REASON_COLUMN,
 } from '../exports/types.ts';
 import { utcDateTimeText, wallTimeToUtcMs } from './datetime.ts';
+import { FlatRowFields, parseRow, ValueKind } from './json-rows.ts';
 import { hashMask, REDACTED, redactMask, type StringMask } from './masking.ts';
 
 // Turns one Looker JSON row into one NDJSON line for BigQuery: registry column names, BigQuery types, masking
@@ -16,6 +17,15 @@ import { hashMask, REDACTED, redactMask, type StringMask } from './masking.ts';
 // its window: it becomes a quarantine line (the raw row, masked, and the reason), which the load puts in the
 // `_lsa_quarantine` table instead of the export's, so one bad row never blocks an export. Fields Looker adds
 // beyond the ones we asked for (LookML `required_fields`) are ignored: we never promised them a column.
+//
+// Two ways to the same line. `toLine` takes a parsed row (JSON.parse): the reference, and the way for any row that
+// is unusual or bad. `fromJson` takes the row's JSON text and, for the common row, never builds an object: it
+// finds each field's value text (FlatRowFields) and copies the text that BigQuery takes as it is (a string into a
+// STRING column, a whole number into an INTEGER one, a UTC datetime, null), converting only what needs it
+// (yes/no, numbers as text, other zones, masked values) with the same functions as `toLine`. Whatever it does not
+// handle itself (a missing field, a value BigQuery cannot take, a nested value, text JSON.parse would refuse)
+// goes to `toLine` on the parsed row, so every quarantine reason and every invalid-JSON error is `toLine`'s and
+// `parseRow`'s own. Its lines parse to what `toLine`'s parse to (test/unit/rows-from-json.test.ts).
 
 export class BadRowError extends NonRetryableError {
   constructor(
@@ -108,6 +118,16 @@ interface ColumnPlan {
   quoteAsIs: boolean;
 }
 
+/** One row's line, from its JSON text. */
+export interface ConvertedRow {
+  /** The NDJSON line (without newline): the row's, or its quarantine line when BigQuery cannot take it. */
+  line: string;
+  /** Why the row went to quarantine (BadRowError's message); undefined for a good row. */
+  badReason: string | undefined;
+  /** The values of the `pick` fields, in order, as JSON.parse gives them (undefined: the row has no such field). */
+  picked: unknown[];
+}
+
 export interface RowConverter {
   /** The Looker fields to ask for (dropped fields are never requested). */
   queryFields: string[];
@@ -117,6 +137,11 @@ export interface RowConverter {
   toLine(row: Record<string, unknown>): string;
   /** The line that puts a bad row in quarantine: the row as Looker sent it, masked, and why it is bad. */
   quarantineLine(row: Record<string, unknown>, reason: string): string;
+  /**
+   * The line of one row's JSON text (as JsonArrayRowReader hands it; `index` counts from 0 for error messages),
+   * its quarantine line if it is bad, and the values of the `pick` fields. Throws JsonRowsError for invalid JSON.
+   */
+  fromJson(json: string, index: number): ConvertedRow;
 }
 
 export interface RowContext {
@@ -148,6 +173,24 @@ function memoized(mask: StringMask): StringMask {
 
 const DATE_TYPES: ReadonlySet<BigQueryType> = new Set(['TIMESTAMP', 'DATETIME', 'DATE']);
 
+/** The converter of a date-time column in a non-UTC zone, remembering its last answer: rows come sorted by their
+ * cursor, so the same wall time repeats, and each conversion asks Intl for the zone's offsets four times. */
+function lastValueMemo(convert: Converter): Converter {
+  let lastValue: unknown;
+  let lastResult: unknown;
+  return (value, field, zone) => {
+    if (value !== lastValue || typeof value !== 'string') {
+      lastResult = convert(value, field, zone);
+      lastValue = value;
+    }
+    return lastResult;
+  };
+}
+
+/** A datetime's text followed by its closing quote, checked in place in the row's text (sticky: at lastIndex). */
+const DATE_TIME_QUOTED = /\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?"/y;
+const DATE_QUOTED = /\d{4}-\d{2}-\d{2}"/y;
+
 /** A string JSON.stringify would only wrap in quotes: no quote, backslash, control character or surrogate. */
 const NEEDS_NO_ESCAPE = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 
@@ -159,7 +202,15 @@ function jsonText(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function rowConverter(resolved: ResolvedExport, context: RowContext): RowConverter {
+/**
+ * `pick`: Looker fields whose values `fromJson` hands back with each line (the extract's cursor, key and open
+ * field), so the caller needs no parsed row either.
+ */
+export function rowConverter(
+  resolved: ResolvedExport,
+  context: RowContext,
+  pick: readonly string[] = [],
+): RowConverter {
   const { definition } = resolved;
   let hash: StringMask | undefined;
   const plans: ColumnPlan[] = definition.fields.map((field) => {
@@ -169,14 +220,16 @@ export function rowConverter(resolved: ResolvedExport, context: RowContext): Row
       hash ??= memoized(hashMask(context.hashKey()));
       mask = hash;
     } else if (rule === 'redact') mask = redactMask;
+    const isDate = DATE_TYPES.has(field.bigqueryType);
+    const convert = CONVERTERS[field.bigqueryType];
     return {
       field,
       prefix: `,${JSON.stringify(field.column)}:`,
-      convert: CONVERTERS[field.bigqueryType],
+      convert: isDate && context.timezone !== 'UTC' ? lastValueMemo(convert) : convert,
       mask,
       dropped: rule === 'drop',
       isKey: field.field === definition.key,
-      quoteAsIs: DATE_TYPES.has(field.bigqueryType),
+      quoteAsIs: isDate,
     };
   });
   const head = `{"looker_instance":${JSON.stringify(context.instanceId)}`;
@@ -191,6 +244,13 @@ export function rowConverter(resolved: ResolvedExport, context: RowContext): Row
     ...(ownQueryField ? [OWN_QUERY_COLUMN] : []),
     '_extracted_at',
   ];
+  /** The JSON text of a column's value (not null), converted and masked, or a BadRowError. */
+  const valueText = (plan: ColumnPlan, raw: unknown): string => {
+    const value = plan.convert(raw, plan.field, zone);
+    if (plan.mask) return jsonText(plan.mask(value as string));
+    // A date or time the converter accepted is digits and separators: nothing to escape.
+    return plan.quoteAsIs ? `"${value as string}"` : jsonText(value);
+  };
   /** The JSON text of one column's converted value, or a BadRowError. */
   const columnText = (plan: ColumnPlan, row: Record<string, unknown>): string => {
     if (plan.dropped) return 'null';
@@ -210,10 +270,7 @@ export function rowConverter(resolved: ResolvedExport, context: RowContext): Row
       }
       return 'null';
     }
-    const value = plan.convert(raw, plan.field, zone);
-    if (plan.mask) return jsonText(plan.mask(value as string));
-    // A date or time the converter accepted is digits and separators: nothing to escape.
-    return plan.quoteAsIs ? `"${value as string}"` : jsonText(value);
+    return valueText(plan, raw);
   };
   const isOwnQuery = (row: Record<string, unknown>) =>
     context.apiUserId !== undefined && Number(row[ownQueryField!]) === context.apiUserId;
@@ -224,20 +281,151 @@ export function rowConverter(resolved: ResolvedExport, context: RowContext): Row
     if (ownQueryField) line += ownQuery(row);
     return line + tail;
   };
+  const quarantineLine = (row: Record<string, unknown>, reason: string): string => {
+    const raw: Record<string, unknown> = {};
+    for (const plan of plans) {
+      if (plan.dropped || !(plan.field.field in row)) continue;
+      const value = row[plan.field.field];
+      raw[plan.field.field] = plan.mask && value !== null ? maskAny(plan.mask, value) : value;
+    }
+    return `${head},"${QUARANTINE_REASON_COLUMN}":${JSON.stringify(reason)},"${QUARANTINE_RAW_COLUMN}":${JSON.stringify(JSON.stringify(raw))}${tail}`;
+  };
+
+  // ---- fromJson: the row's text, field by field
+  // Every field a line or a pick reads has a slot, set per row to where that field is in the row's text (-1:
+  // absent). Looker returns the fields in the order asked, so each is first looked for at its own position.
+  const wanted = [...queryFields, ...pick.filter((name) => !queryFields.includes(name))];
+  const slotOf = new Map(wanted.map((name, slot) => [name, slot]));
+  const slots = new Int32Array(wanted.length);
+  const planSlots = plans.map((plan) => (plan.dropped ? -1 : slotOf.get(plan.field.field)!));
+  const ownQuerySlot = ownQueryField ? slotOf.get(ownQueryField)! : -1;
+  const pickSlots = pick.map((name) => slotOf.get(name)!);
+  const fields = new FlatRowFields();
+  const utc = zone === 'UTC';
+
+  /** The JSON text of a field for a plan, or undefined when only `toLine` may say (missing, bad). */
+  const fieldText = (plan: ColumnPlan, field: number): string | undefined => {
+    const kind = fields.kind[field];
+    if (kind === ValueKind.Null) return plan.isKey ? undefined : 'null';
+    if (!plan.mask) {
+      // Text BigQuery takes as it is: copied. Each case is the text `valueText` writes, or one that parses to it.
+      const text = fields.text;
+      const start = fields.valueStart[field]!;
+      const end = fields.valueEnd[field]!;
+      switch (plan.field.bigqueryType) {
+        case 'STRING':
+          // No escape, no control character, no lone surrogate (the text is decoded UTF-8): JSON.stringify
+          // would only add quotes.
+          if (kind === ValueKind.PlainString) return text.slice(start, end);
+          break;
+        case 'INTEGER':
+          // At most 15 digits: a safe integer, written as String() writes it (but -0, which is 0).
+          if (kind === ValueKind.Integer && end - start <= (text.charCodeAt(start) === 0x2d ? 16 : 15)) {
+            const negativeZero =
+              end - start === 2 && text.charCodeAt(start) === 0x2d && text.charCodeAt(start + 1) === 0x30;
+            return negativeZero ? '0' : text.slice(start, end);
+          }
+          break;
+        case 'FLOAT':
+          if (kind === ValueKind.Integer || kind === ValueKind.Number) {
+            // Any finite JSON number parses to the same double as String() of it; zero is written 0 (not -0).
+            const number = text.slice(start, end);
+            const value = Number(number);
+            if (Number.isFinite(value)) return value === 0 ? '0' : number;
+          }
+          break;
+        case 'BOOLEAN':
+          if (kind === ValueKind.True) return 'true';
+          if (kind === ValueKind.False) return 'false';
+          break;
+        case 'TIMESTAMP':
+        case 'DATETIME':
+          if (utc && kind === ValueKind.PlainString) {
+            DATE_TIME_QUOTED.lastIndex = start + 1;
+            if (DATE_TIME_QUOTED.test(text) && DATE_TIME_QUOTED.lastIndex === end)
+              return text.slice(start, end);
+          }
+          break;
+        case 'DATE':
+          if (kind === ValueKind.PlainString) {
+            DATE_QUOTED.lastIndex = start + 1;
+            if (DATE_QUOTED.test(text) && DATE_QUOTED.lastIndex === end) return text.slice(start, end);
+          }
+          break;
+      }
+    }
+    // Anything else: the value as JSON.parse gives it, through the same conversion as toLine.
+    try {
+      return valueText(plan, fields.value(field));
+    } catch (error) {
+      if (error instanceof BadRowError) return undefined;
+      throw error;
+    }
+  };
+
+  /** The line from the scanned fields, or undefined when toLine must decide. */
+  const scannedLine = (): string | undefined => {
+    slots.fill(-1);
+    for (let field = 0; field < fields.count; field++) {
+      const slot =
+        field < wanted.length && fields.keyIs(field, wanted[field]!)
+          ? field
+          : (slotOf.get(fields.key(field)) ?? -1);
+      if (slot >= 0) slots[slot] = field; // a repeated key: the last one counts, as in JSON.parse
+    }
+    let line = head;
+    for (let p = 0; p < plans.length; p++) {
+      const plan = plans[p]!;
+      if (plan.dropped) {
+        line += `${plan.prefix}null`;
+        continue;
+      }
+      const field = slots[planSlots[p]!]!;
+      if (field < 0) return undefined;
+      const text = fieldText(plan, field);
+      if (text === undefined) return undefined;
+      line += plan.prefix + text;
+    }
+    if (ownQueryField) {
+      const field = slots[ownQuerySlot]!;
+      const own =
+        context.apiUserId !== undefined &&
+        Number(field < 0 ? undefined : fields.value(field)) === context.apiUserId;
+      line += `,"${OWN_QUERY_COLUMN}":${own}`;
+    }
+    return line + tail;
+  };
+
+  /** A row JSON.parse reads: the reference path, for every row the scan leaves to it. */
+  const fromParsed = (row: Record<string, unknown>): ConvertedRow => {
+    const picked = pick.map((name) => row[name]);
+    try {
+      return { line: lineOf(row), badReason: undefined, picked };
+    } catch (error) {
+      if (!(error instanceof BadRowError)) throw error;
+      return { line: quarantineLine(row, error.message), badReason: error.message, picked };
+    }
+  };
+
   return {
     queryFields,
     columns,
-    quarantineLine(row, reason) {
-      const raw: Record<string, unknown> = {};
-      for (const plan of plans) {
-        if (plan.dropped || !(plan.field.field in row)) continue;
-        const value = row[plan.field.field];
-        raw[plan.field.field] = plan.mask && value !== null ? maskAny(plan.mask, value) : value;
-      }
-      return `${head},"${QUARANTINE_REASON_COLUMN}":${JSON.stringify(reason)},"${QUARANTINE_RAW_COLUMN}":${JSON.stringify(JSON.stringify(raw))}${tail}`;
-    },
+    quarantineLine,
     toLine(row) {
       return lineOf(row);
+    },
+    fromJson(json, index) {
+      if (fields.scan(json)) {
+        const line = scannedLine();
+        if (line !== undefined) {
+          const picked = pickSlots.map((slot) => {
+            const field = slots[slot]!;
+            return field < 0 ? undefined : fields.value(field);
+          });
+          return { line, badReason: undefined, picked };
+        }
+      }
+      return fromParsed(parseRow(json, index));
     },
   };
 }
