@@ -70,6 +70,12 @@ export function keyKind(key: string | undefined, prefix: string): string {
   return `${queue} job${suffix}`;
 }
 
+/** The queue a BullMQ key belongs to (`load`, `upload`), or '' for a key of our own state. */
+function queueOf(key: string | undefined, prefix: string): string {
+  const kind = keyKind(key, prefix);
+  return kind.startsWith('state ') ? '' : (kind.split(/[ :]/)[0] ?? '');
+}
+
 interface Line {
   source: string;
   label: string;
@@ -91,6 +97,8 @@ export class RedisMonitor {
   private readonly lines: Line[] = [];
   private current: Line | undefined;
   private readonly scripts = bullmqScripts();
+  /** BullMQ's own script names: their label says which queue they ran on (`moveToActive load`). */
+  private readonly bullmq = new Set(this.scripts.values());
 
   private constructor(
     private readonly monitor: Redis,
@@ -105,7 +113,7 @@ export class RedisMonitor {
 
   private scriptName(sha: string, text: string | undefined, firstKey: string | undefined): string {
     const known = this.scripts.get(sha);
-    if (known) return known;
+    if (known) return this.bullmq.has(known) ? `${known} ${queueOf(firstKey, this.prefix)}`.trim() : known;
     if (text) {
       // Our own scripts (src/state/*.ts), named by what they do.
       const name = text.includes("'.watermark'")
@@ -181,7 +189,10 @@ export function purpose(label: string): string {
     [/^script addParentJob|^script addStandardJob|^script addDelayedJob/, 'add jobs / flows'],
     [/^multi$|^exec$/, 'MULTI/EXEC wrappers'],
     [/^script moveToActive|^bzpopmin|^script moveToFinished|^script extendLock/, 'BullMQ job lifecycle'],
-    [/^script moveToDelayed|^script promote/, 'delayed jobs (query slot busy)'],
+    [/^script moveToDelayed extract/, 'extract delayed (query slot busy, cool-down)'],
+    [/^script moveToDelayed load$/, 'load waits for its batch (delayed)'],
+    [/^script moveToDelayed load-batch/, 'batch waits until due (delayed)'],
+    [/^script promote load$/, 'batch wakes its windows (promote)'],
     [/^script moveStalledJobsToWait/, 'BullMQ stalled-job check'],
     [/^zcard|^llen/, 'bench polling'],
   ];

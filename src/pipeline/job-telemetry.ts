@@ -51,13 +51,16 @@ export function observeJobs(context: PipelineContext, worker: Worker, notifier: 
     work.catch((error) => context.logger.warn({ err: String(error) }, `could not record ${what}`));
 
   worker.on('completed', (job: Job) => {
-    if (job.processedOn && job.finishedOn)
-      quietly('a stage duration', metrics.recordDuration(stage, job.finishedOn - job.processedOn));
-    if (stage === 'extract') {
-      const queries = resultOf(job, 'extract')?.queries ?? 0;
-      const ref = windowRef(job);
-      if (ref) quietly('Looker queries', metrics.recordLookerQueries(ref.instanceId, queries));
-    }
+    if (!job.processedOn || !job.finishedOn) return;
+    // An extract's Looker queries are counted in the same round trip as its duration.
+    const ref = stage === 'extract' ? windowRef(job) : null;
+    const lookerQueries = ref
+      ? { instanceId: ref.instanceId, queries: resultOf(job, 'extract')?.queries ?? 0 }
+      : undefined;
+    quietly(
+      'a stage duration',
+      metrics.recordCompleted(stage, job.finishedOn - job.processedOn, lookerQueries),
+    );
   });
 
   worker.on('failed', (job: Job | undefined, error: Error) => {

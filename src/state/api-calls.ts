@@ -38,10 +38,14 @@ export class ApiCallStore {
     return `${this.keys.prefix}:api-budget:${instanceId}`;
   }
 
-  /** One query call Looker took for the instance in `month`. */
+  /**
+   * One query call Looker took for the instance in `month`. Counted for every query, so one command: the month's
+   * first call (the counter reads 1) also sets its expiry. A process killed between the two leaves that month's
+   * counter without one: a single key per instance and month, which nothing reads once the month is over.
+   */
   async recordCall(instanceId: string, month: string): Promise<void> {
     const key = this.calls(instanceId, month);
-    await this.redis.multi().incr(key).expire(key, MONTH_KEY_TTL_SECONDS).exec();
+    if ((await this.redis.incr(key)) === 1) await this.redis.expire(key, MONTH_KEY_TTL_SECONDS);
   }
 
   async usage(instanceId: string, month: string): Promise<MonthUsage> {
