@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, type Job } from 'bullmq';
 import { findExport, findInstance } from '../../config/model.ts';
 import { RetryAfterError } from '../../errors.ts';
@@ -14,6 +15,25 @@ import { jobName } from '../job-names.ts';
 // node's own queue, because the file is on this node's disk). A window with no rows commits right here.
 
 const LEASE_RETRY_MS = 1_500;
+
+/** How long an extract waits in place for a query slot before it gives its worker slot back and is delayed. A
+ * slot held by a short extract frees within this; moving to delayed and back costs about 35 Redis commands
+ * (moveToDelayed, the fetch that follows it, the wake-up, the promotion and the fetch of the job again), each
+ * look at the lease three. A slot held longer costs at most four looks and this much time more. */
+const LEASE_WAIT_MS = 1_000;
+const LEASE_LOOK_FIRST_MS = 100;
+
+/** One of the instance's query slots, looking again with doubling pauses for up to LEASE_WAIT_MS; null if none
+ * freed. The lease script alone decides who gets a slot, so waiting here never lets more queries run. */
+async function acquireWithin(context: PipelineContext, instanceId: string, limit: number) {
+  const deadline = Date.now() + LEASE_WAIT_MS;
+  for (let pause = LEASE_LOOK_FIRST_MS; ; pause *= 2) {
+    const lease = await context.leases.acquire(instanceId, limit);
+    if (lease || Date.now() + pause > deadline) return lease;
+    // Jitter: extracts waiting on one instance do not all look at the same moment.
+    await sleep(pause / 2 + Math.random() * pause);
+  }
+}
 
 /** Progress is for someone watching Bull Board: at most one update this often, and none in an extract that ends
  * sooner (its result says it all). Each update is a Lua script and an event: about five Redis commands. */
@@ -47,7 +67,7 @@ export async function processExtract(
     await job.moveToDelayed(coolDownUntil + Math.floor(Math.random() * 500), token);
     throw new DelayedError();
   }
-  const lease = await context.leases.acquire(instance.id, instance.maxConcurrentQueries);
+  const lease = await acquireWithin(context, instance.id, instance.maxConcurrentQueries);
   if (!lease) {
     if (!token) throw new Error(`no query slot free on instance ${instance.id}`);
     // All of this instance's query slots are taken: come back shortly. Not a failure, not an attempt.
