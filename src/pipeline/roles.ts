@@ -39,6 +39,11 @@ function workerOptions(context: PipelineContext, concurrency: number): WorkerOpt
     maxStalledCount: MAX_STALLED_COUNT,
     // Delays waiting for a query slot or a Retry-After do not use attempts; this bounds them.
     maxStartedAttempts: 5000,
+    // An idle Worker blocks on its queue's marker this many seconds, then looks for a job anyway (a script of about
+    // eight commands). New, retried, promoted and due delayed jobs all wake it through the marker, so the look only
+    // matters for a marker another Worker took and dropped; BullMQ's default (5) doubled the idle cost of every
+    // Worker. 10 is the longest block BullMQ itself allows for delayed jobs (longer ones misbehave on reconnect).
+    drainDelay: 10,
     autorun: true,
   };
 }

@@ -4,18 +4,21 @@ import type { StateKeys } from './keys.ts';
 
 // Looker limits concurrent System Activity queries, so no instance ever runs more than `maxConcurrentQueries`
 // extracts at once, whatever the number of workers: a lease is a member of a per-instance sorted set scored by
-// its expiry. Expired leases (a worker killed mid-extract) are purged on every acquire, so a slot is never lost
-// for longer than the lease's time to live; running extracts renew theirs as they make progress.
+// its expiry. Expired leases (a worker killed mid-extract) are purged by an acquire that finds every slot taken,
+// so a slot is never lost for longer than the lease's time to live; running extracts renew theirs as they make
+// progress. An acquire that finds a free slot does not purge: an expired lease there keeps no one waiting, and
+// the set never holds more than the limit (one command less on every extract).
 
 const ACQUIRE = `
 local key, now, limit, expiry, token = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-if redis.call('ZCARD', key) < limit then
-  redis.call('ZADD', key, expiry, token)
-  redis.call('PEXPIRE', key, tonumber(expiry) - now)
-  return 1
+local held = redis.call('ZCARD', key)
+if held >= limit then
+  held = held - redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if held >= limit then return 0 end
 end
-return 0
+redis.call('ZADD', key, expiry, token)
+redis.call('PEXPIRE', key, tonumber(expiry) - now)
+return 1
 `;
 
 export interface QueryLease {
