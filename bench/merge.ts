@@ -6,6 +6,7 @@ import { loadBatch, type StagedWindow } from '../src/bigquery/load.ts';
 import { tableSpec } from '../src/bigquery/schema.ts';
 import { ensureDataset } from '../src/bigquery/tables.ts';
 import { builtInExport } from '../src/exports/registry.ts';
+import type { CursorRange } from '../src/window.ts';
 import { table, thousands } from './measure.ts';
 
 // `npm run bench -- merge --days 1,10,30`: what one hourly batch's MERGE reads as the target grows. The target
@@ -80,8 +81,9 @@ export async function mergeBench(options: MergeBenchOptions): Promise<MergeFigur
         const endMs = Date.parse('2026-11-01T00:00:00Z');
         let id = 1;
         let sequence = 0;
-        // One extract time per window, as an extract stamps every row it writes (the load counts rows by it).
-        const stage = (instance: string, rows: object[]): StagedWindow => {
+        // One extract time per window, as an extract stamps every row it writes; the window's cursor range and
+        // quarantined count, as an extract's manifest reports them.
+        const stage = (instance: string, rows: object[], cursorRange: CursorRange): StagedWindow => {
           const objectName = `${instance}-${sequence++}.jsonl.gz`;
           const extractedAt = new Date(endMs + sequence * 1000).toISOString();
           store.putObject({
@@ -95,6 +97,8 @@ export async function mergeBench(options: MergeBenchOptions): Promise<MergeFigur
             windowId: `w${sequence}`,
             sourceUri: `gs://bench/${objectName}`,
             rows: rows.length,
+            quarantined: 0,
+            cursorRange,
             extractedAt,
           };
         };
@@ -120,6 +124,12 @@ export async function mergeBench(options: MergeBenchOptions): Promise<MergeFigur
               Array.from({ length: options.rowsPerInstanceDay }, (_, i) =>
                 rowOf(id++, instance, dayStart + Math.floor((i * DAY) / options.rowsPerInstanceDay)),
               ),
+              {
+                minMs: dayStart,
+                maxMs:
+                  dayStart +
+                  Math.floor(((options.rowsPerInstanceDay - 1) * DAY) / options.rowsPerInstanceDay),
+              },
             ),
           );
           await batch(`fill${d}`, windows);
@@ -130,6 +140,7 @@ export async function mergeBench(options: MergeBenchOptions): Promise<MergeFigur
           stage(
             instance,
             Array.from({ length: perHour }, (_, i) => rowOf(id++, instance, endMs - 3_600_000 + i * 1000)),
+            { minMs: endMs - 3_600_000, maxMs: endMs - 3_600_000 + (perHour - 1) * 1000 },
           ),
         );
         const result = await batch('hour', hour);

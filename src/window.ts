@@ -70,3 +70,12 @@ export function windowInstantMs(window: ExtractWindow): number {
   if (window.kind === 'range') return window.startMs ?? 0;
   return window.atMs;
 }
+
+/**
+ * The UTC instants of the earliest and latest cursor among a window's good rows (inclusive), as the extract saw
+ * them. For exports whose cursor is set at insert it bounds the partitions the window's rows fall in, so a MERGE
+ * of those rows reads only these partitions.
+ */
+export const cursorRangeSchema = z.strictObject({ minMs: z.int(), maxMs: z.int() });
+
+export type CursorRange = z.infer<typeof cursorRangeSchema>;

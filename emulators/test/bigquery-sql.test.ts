@@ -143,6 +143,76 @@ describe('GoogleSQL rewrite', () => {
     expect(await one('SELECT COUNT(*) AS n FROM ds.ledger')).toEqual({ n: 2 });
   });
 
+  it("runs each statement of a script as a child job holding that statement's DML counts", async () => {
+    await bigquery.query('CREATE TABLE ds.script_target (id INT64, note STRING)');
+    await bigquery.query(`INSERT ds.script_target (id, note) VALUES (1, 'old')`);
+    const [script] = await bigquery.createJob({
+      configuration: {
+        query: {
+          query: [
+            `MERGE ds.script_target t USING (SELECT 1 AS id, 'new' AS note UNION ALL SELECT 2, 'new') s ON t.id = s.id`,
+            'WHEN MATCHED THEN UPDATE SET note = s.note WHEN NOT MATCHED THEN INSERT (id, note) VALUES (s.id, s.note);',
+            `INSERT ds.script_target (id, note) VALUES (3, 'added')`,
+          ].join('\n'),
+          useLegacySql: false,
+        },
+      },
+    });
+    await script.promise();
+    const [metadata] = await script.getMetadata();
+    // The script's own job: SCRIPT, how many statements ran, and no DML counts of its own (they are the children's).
+    expect(metadata.statistics.query.statementType).toBe('SCRIPT');
+    expect(metadata.statistics.numChildJobs).toBe('2');
+    expect(metadata.statistics.query.dmlStats).toBeUndefined();
+
+    const [children] = await bigquery.getJobs({ parentJobId: script.id!, projection: 'full' });
+    const byStatement = children.map((child) => ({
+      type: child.metadata.statistics.query.statementType,
+      dml: child.metadata.statistics.query.dmlStats,
+      parent: child.metadata.statistics.parentJobId,
+    }));
+    expect(byStatement).toEqual([
+      {
+        type: 'INSERT',
+        dml: { insertedRowCount: '1', updatedRowCount: '0', deletedRowCount: '0' },
+        parent: script.id,
+      },
+      {
+        type: 'MERGE',
+        dml: { insertedRowCount: '1', updatedRowCount: '1', deletedRowCount: '0' },
+        parent: script.id,
+      },
+    ]);
+    // A script that fails half-way: the statements before the failing one stay done, and are listed.
+    const [broken] = await bigquery.createJob({
+      configuration: {
+        query: {
+          query: `INSERT ds.script_target (id, note) VALUES (4, 'kept'); SELECT * FROM ds.no_such_table`,
+          useLegacySql: false,
+        },
+      },
+    });
+    await expect(broken.promise()).rejects.toThrow(/no_such_table/);
+    const [brokenChildren] = await bigquery.getJobs({ parentJobId: broken.id!, projection: 'full' });
+    expect(
+      brokenChildren
+        .map((child) => ({
+          type: child.metadata.statistics.query.statementType,
+          failed: Boolean(child.metadata.status.errorResult),
+        }))
+        .reverse(),
+    ).toEqual([
+      { type: 'INSERT', failed: false },
+      { type: 'SELECT', failed: true },
+    ]);
+    expect(await one('SELECT note FROM ds.script_target WHERE id = 4')).toEqual({ note: 'kept' });
+
+    // Listing without a parent shows top-level jobs only, as BigQuery does.
+    const [topLevel] = await bigquery.getJobs();
+    expect(topLevel.some((job) => job.id?.startsWith('script_job_'))).toBe(false);
+    expect(topLevel.some((job) => job.id === script.id)).toBe(true);
+  });
+
   it('honours defaultDataset, positional parameters and array parameters', async () => {
     const [rows] = await bigquery.query({
       query: 'SELECT COUNT(*) AS n FROM ledger WHERE id IN UNNEST(@ids)',

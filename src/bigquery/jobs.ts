@@ -46,10 +46,20 @@ export async function succeededJob(
   jobId: string,
   location: string,
 ): Promise<JobMetadata | null> {
+  const metadata = await jobMetadata(bigquery, jobId, location);
+  if (metadata?.status?.state === 'DONE' && !metadata.status.errorResult) return metadata;
+  return null;
+}
+
+/** The job's metadata, null if no job has the id. */
+export async function jobMetadata(
+  bigquery: BigQuery,
+  jobId: string,
+  location: string,
+): Promise<JobMetadata | null> {
   try {
     const [metadata] = await bigquery.job(jobId, { location }).getMetadata();
-    if (metadata.status?.state === 'DONE' && !metadata.status.errorResult) return metadata;
-    return null;
+    return metadata;
   } catch (error) {
     if ((error as { code?: number }).code === 404) return null;
     throw error;

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { BigQuery, JobMetadata } from '@google-cloud/bigquery';
 import { NonRetryableError } from '../errors.ts';
 import type { LoadStrategy } from '../exports/types.ts';
-import { runJob, succeededJob } from './jobs.ts';
+import type { CursorRange } from '../window.ts';
+import { jobMetadata, runJob, succeededJob } from './jobs.ts';
 import { stagingColumns, type TableSpec } from './schema.ts';
 import {
   type Dataset,
@@ -23,27 +24,33 @@ import {
 } from './statements.ts';
 import { ensureTable, schemaFields } from './tables.ts';
 
-// Loads staged windows — one, or a batch of many of one target table — into BigQuery:
+// Loads staged windows — one, or a batch of many of one target table — into BigQuery in TWO jobs:
 //   1. ONE load job with every window's object into a staging table of the batch (WRITE_TRUNCATE: a retry starts
-//      clean). Its schema is the target's columns plus the quarantine pair, so quarantined lines load too.
-//   2. One query counts the staged rows per window (a window's rows share its instance and `_extracted_at`), checks
-//      them against what each extract wrote, and finds the partition range of the good rows.
-//   3. ONE MERGE of the good rows into the target on (looker_instance, key) — or an INSERT with `append` — reading
-//      only the batch's instances and, when the partition column never moves, only the staged partitions.
-//   4. Quarantined lines MERGE into `_lsa_quarantine` (only when there are some).
-//   5. One row per window MERGEs into `_lsa_runs` (when the caller describes its windows' runs): one statement
-//      for the batch, never a job per window.
-// BigQuery job ids are deterministic (batch + attempt) and a reused id is awaited rather than run again (jobs.ts),
-// so a retry after a crash reuses the work already done. The staging table is dropped by the caller once the
-// windows have committed: a re-run after a crash between MERGE and commits finds it still there.
+//      clean). Its schema is the target's columns plus the quarantine pair, so quarantined lines load too. The rows
+//      it staged (`outputRows`) are checked against what the extracts wrote.
+//   2. ONE script job: the MERGE of the good rows into the target on (looker_instance, key) — or an INSERT with
+//      `append` — reading only the batch's instances and, when the partition column never moves, only the
+//      partitions the extracts saw their rows in; then, in the same script, the quarantined lines into
+//      `_lsa_quarantine` (only when there are some) and one `_lsa_runs` row per window. Each statement is
+//      idempotent, so a script that failed half-way is simply run again by the retry. No transaction: every batch
+//      of every table writes `_lsa_runs`, and BigQuery cancels concurrent transactions that mutate one table, while
+//      it queues plain DML statements.
+// Only when the staged count disagrees with the extracts' (or a caller does not know them) does a query count the
+// staged rows per window, to name the culprits (they are then loaded alone). BigQuery job ids are deterministic
+// (batch + attempt) and a reused id is awaited rather than run again (jobs.ts), so a retry after a crash reuses
+// the work already done. The staging table is dropped by the caller once the windows have committed.
 
 export interface StagedWindow {
   instanceId: string;
   /** Window id including the plan (`…-p3`): it names the window in `_lsa_quarantine`. */
   windowId: string;
   sourceUri: string;
-  /** Rows the extract wrote (good + quarantined). */
+  /** Rows the extract wrote (good + quarantined); -1 when unknown (the staged rows are then counted by a query). */
   rows: number;
+  /** Of `rows`, the quarantined lines the extract wrote; unknown makes the load count them by a query. */
+  quarantined?: number;
+  /** The cursor range of the window's good rows (see CursorRange); without it the MERGE prunes no partition. */
+  cursorRange?: CursorRange | null;
   /** The extract's `_extracted_at` (ISO): attributes staged rows to this window. */
   extractedAt?: string;
   /** Snapshot windows: when the snapshot was taken (epoch ms), the `_deleted_at` of rows it no longer has. */
@@ -128,75 +135,140 @@ export async function loadBatch(request: BatchLoadRequest): Promise<BatchLoadRes
   const id = (kind: string, attempt = request.attempt) =>
     `${batchJobIdBase(kind, request.spec, request.batchKey)}_a${attempt}`;
   const staging = stagingTableId(request.spec, request.batchKey);
-  if (request.strategy === 'append') {
-    const earlier = await earlierAppend(request, id);
-    if (earlier) return earlier;
+  const appended = request.strategy === 'append' ? await earlierAppend(request, id) : undefined;
+  if (appended?.complete) {
+    const inserted = Number(appended.insert.statistics?.query?.dmlStats?.insertedRowCount ?? 0);
+    const known = request.windows.every((w) => w.rows >= 0);
+    const rows = known ? request.windows.reduce((sum, w) => sum + w.rows, 0) : inserted;
+    return outcome(request, rows, appended.insert, [appended.scriptId], asWritten(request, rows));
   }
   const stageId = id('stage');
   const staged = await stage(request, stageId, staging);
-  const stats = await stagingStats(request, staging);
-  if (!stats) {
-    // The staging table is gone: this attempt ran to the end before (its staging table is dropped last) and
-    // is replayed after a crash. Its jobs hold the outcome.
-    const replayed = await replayedResult(request, id, outputRows(staged.metadata), staging);
-    if (replayed) return replayed;
-    throw new Error(`staging table ${staging} of ${request.batchKey} disappeared before its MERGE ran`);
+  const rowsLoaded = outputRows(staged.metadata);
+  const counted =
+    countedByExtracts(request, rowsLoaded) ?? (await countedByQuery(request, staging, rowsLoaded));
+  const scriptId = id(request.strategy === 'append' ? 'append' : 'merge');
+  if (!counted) {
+    // The staging table is gone: this attempt ran to the end before (its staging table is dropped last) and is
+    // replayed after a crash. Its script holds the outcome.
+    const replayed = await succeededJob(request.bigquery, scriptId, request.location);
+    if (!replayed) {
+      throw new Error(`staging table ${staging} of ${request.batchKey} disappeared before its MERGE ran`);
+    }
+    const write = await firstStatement(request, replayed);
+    return outcome(request, rowsLoaded, write, [stageId, scriptId], asWritten(request, rowsLoaded));
   }
-  const windows = attribute(request, stats, outputRows(staged.metadata));
-  const quarantined = windows.reduce((sum, w) => sum + w.quarantined, 0);
-  const jobIds = [stageId];
+  const quarantined = counted.windows.reduce((sum, w) => sum + w.quarantined, 0);
 
-  const write =
-    request.strategy === 'append'
-      ? await runJob(
-          request.bigquery,
-          id('append'),
-          queryConfiguration(insertStatement(request.spec, dataset(request), staging)),
-          request.location,
-        )
-      : await runJob(
-          request.bigquery,
-          id('merge'),
-          queryConfiguration(mergeStatement(mergeOptions(request, staging, stats))),
-          request.location,
-        );
-  jobIds.push(write.jobId);
+  // An earlier attempt appended the rows but failed after: this one writes only the records that followed.
+  const statements = appended
+    ? []
+    : [
+        request.strategy === 'append'
+          ? insertStatement(request.spec, dataset(request), staging)
+          : mergeStatement(mergeOptions(request, staging, counted)),
+      ];
   if (quarantined > 0) {
-    await ensureTable(request.bigquery, request.datasetId, {
-      tableId: QUARANTINE_TABLE,
-      columns: QUARANTINE_COLUMNS,
-      keyColumn: 'raw',
-      partitionColumn: undefined,
-      clustering: ['looker_instance', 'export'],
-      prunable: false,
-      snapshot: false,
-    });
-    const origins = windowOrigins(request);
-    const quarantineId = id('quarantine');
-    await runJob(
-      request.bigquery,
-      quarantineId,
-      queryConfiguration(quarantineStatement(request.spec, dataset(request), staging, origins)),
-      request.location,
-    );
-    jobIds.push(quarantineId);
+    await ensureTable(request.bigquery, request.datasetId, QUARANTINE_SPEC);
+    statements.push(quarantineStatement(request.spec, dataset(request), staging, windowOrigins(request)));
   }
-  await recordRuns(request, windows, jobIds, id('runs'));
-  const query = write.metadata.statistics?.query;
-  const dml = query?.dmlStats;
+  const jobIds = appended ? [stageId, appended.scriptId, scriptId] : [stageId, scriptId];
+  const runs = runRows(request, counted.windows, jobIds);
+  if (runs.length > 0) {
+    await ensureTable(request.bigquery, request.datasetId, RUNS_SPEC);
+    statements.push(runsStatement(dataset(request), runs, Date.now()));
+  }
+  if (statements.length === 0) return outcome(request, rowsLoaded, appended!.insert, jobIds, counted);
+  const script = await runJob(
+    request.bigquery,
+    scriptId,
+    queryConfiguration(statements.join(';\n')),
+    request.location,
+  );
+  const write = appended ? appended.insert : await firstStatement(request, script.metadata);
+  return outcome(request, rowsLoaded, write, jobIds, counted);
+}
+
+/** The windows as their extracts wrote them, when nothing was counted again (a replayed batch). */
+function asWritten(request: BatchLoadRequest, total: number): Counted {
+  return {
+    windows: request.windows.map((w) => ({
+      instanceId: w.instanceId,
+      windowId: w.windowId,
+      rows: request.windows.length === 1 ? total : w.rows,
+      quarantined: w.quarantined ?? 0,
+    })),
+    withGoodRows: new Set(),
+  };
+}
+
+function outcome(
+  request: BatchLoadRequest,
+  rowsLoaded: number,
+  write: JobMetadata,
+  jobIds: string[],
+  counted: Counted,
+): BatchLoadResult {
+  const dml = write.statistics?.query?.dmlStats;
   return {
     strategy: request.strategy,
-    rowsLoaded: outputRows(staged.metadata),
-    quarantined,
+    rowsLoaded,
+    quarantined: counted.windows.reduce((sum, w) => sum + w.quarantined, 0),
     inserted: Number(dml?.insertedRowCount ?? 0),
     updated: Number(dml?.updatedRowCount ?? 0),
     deleted: Number(dml?.deletedRowCount ?? 0),
-    bytesProcessed: Number(query?.totalBytesProcessed ?? write.metadata.statistics?.totalBytesProcessed ?? 0),
+    bytesProcessed: Number(
+      write.statistics?.query?.totalBytesProcessed ?? write.statistics?.totalBytesProcessed ?? 0,
+    ),
     jobIds,
-    stagingTable: staging,
-    windows,
+    stagingTable: stagingTableId(request.spec, request.batchKey),
+    windows: counted.windows,
   };
 }
+
+/**
+ * The statistics of the script's first statement (the MERGE or INSERT into the target): a script's own job
+ * carries no DML counts, its statements' child jobs do. A one-statement job is its own first statement.
+ */
+async function firstStatement(request: BatchLoadRequest, script: JobMetadata): Promise<JobMetadata> {
+  if (script.statistics?.query?.statementType !== 'SCRIPT') return script;
+  const [children] = await request.bigquery.getJobs({
+    parentJobId: script.jobReference!.jobId!,
+    projection: 'full',
+    autoPaginate: true,
+  });
+  const statements = children
+    .map((child) => child.metadata as JobMetadata)
+    .filter((child) => child.configuration?.query?.query)
+    .sort(
+      (a, b) =>
+        Number(a.statistics?.creationTime ?? 0) - Number(b.statistics?.creationTime ?? 0) ||
+        (a.jobReference?.jobId ?? '').localeCompare(b.jobReference?.jobId ?? '', 'en', { numeric: true }),
+    );
+  const first = statements[0];
+  if (!first) throw new Error(`BigQuery script ${script.jobReference?.jobId} lists no statements`);
+  return first;
+}
+
+const QUARANTINE_SPEC: TableSpec = {
+  tableId: QUARANTINE_TABLE,
+  columns: QUARANTINE_COLUMNS,
+  keyColumn: 'raw',
+  partitionColumn: undefined,
+  clustering: ['looker_instance', 'export'],
+  prunable: false,
+  snapshot: false,
+};
+
+const RUNS_SPEC: TableSpec = {
+  tableId: RUNS_TABLE,
+  columns: RUNS_COLUMNS,
+  keyColumn: 'window',
+  partitionColumn: 'committed_at',
+  clustering: ['looker_instance', 'export'],
+  prunable: false,
+  snapshot: false,
+};
 
 /** One window alone (the behaviour of `load.batch.maxWindows: 1`), staging table dropped at the end. */
 export interface LoadRequest extends Omit<BatchLoadRequest, 'batchKey' | 'windows'> {
@@ -243,14 +315,9 @@ export async function dropStagingTable(
     });
 }
 
-/** The windows' `_lsa_runs` rows, in one MERGE after the batch's own; a replay (409, or a new attempt) adds none. */
-async function recordRuns(
-  request: BatchLoadRequest,
-  loads: WindowLoad[],
-  jobIds: string[],
-  runsJobId: string,
-): Promise<void> {
-  const runs: RunRow[] = request.windows.flatMap((w, i) =>
+/** The windows' `_lsa_runs` rows, for the batch's script; a replay (409, or a new attempt) adds none twice. */
+function runRows(request: BatchLoadRequest, loads: WindowLoad[], jobIds: string[]): RunRow[] {
+  return request.windows.flatMap((w, i) =>
     w.run
       ? [
           {
@@ -262,22 +329,6 @@ async function recordRuns(
           },
         ]
       : [],
-  );
-  if (runs.length === 0) return;
-  await ensureTable(request.bigquery, request.datasetId, {
-    tableId: RUNS_TABLE,
-    columns: RUNS_COLUMNS,
-    keyColumn: 'window',
-    partitionColumn: 'committed_at',
-    clustering: ['looker_instance', 'export'],
-    prunable: false,
-    snapshot: false,
-  });
-  await runJob(
-    request.bigquery,
-    runsJobId,
-    queryConfiguration(runsStatement(dataset(request), runs, Date.now())),
-    request.location,
   );
 }
 
@@ -310,6 +361,62 @@ async function stage(request: BatchLoadRequest, jobId: string, staging: string) 
   }
 }
 
+/** What the batch staged, per window, and what its MERGE may read. */
+interface Counted {
+  windows: WindowLoad[];
+  /** Instances with good rows staged: only their snapshots say what exists. */
+  withGoodRows: Set<string>;
+  /** The good rows' range of a partition column that never moves; none: the MERGE prunes no partition. */
+  range?: PartitionRange;
+}
+
+/**
+ * The extracts' own counts, when BigQuery staged exactly as many rows as they wrote: no query needed. Undefined
+ * when a count is unknown or the total disagrees (then `countedByQuery` finds which window is off).
+ */
+function countedByExtracts(request: BatchLoadRequest, staged: number): Counted | undefined {
+  const { windows, spec } = request;
+  if (windows.some((w) => w.rows < 0 || w.quarantined === undefined)) return undefined;
+  if (staged !== windows.reduce((sum, w) => sum + w.rows, 0)) return undefined;
+  const good = windows.filter((w) => w.rows > w.quarantined!);
+  const counted: Counted = {
+    windows: windows.map((w) => ({
+      instanceId: w.instanceId,
+      windowId: w.windowId,
+      rows: w.rows,
+      quarantined: w.quarantined!,
+    })),
+    withGoodRows: new Set(good.map((w) => w.instanceId)),
+  };
+  const type = spec.columns.find((c) => c.name === spec.partitionColumn)?.type;
+  // Every good window must know its range: one that does not could hold rows in any partition.
+  if (spec.prunable && spec.partitionColumn && type === 'TIMESTAMP' && good.length > 0) {
+    const ranges = good.map((w) => w.cursorRange);
+    if (ranges.every((r): r is CursorRange => Boolean(r))) {
+      // Out to whole days (the tables' partitions: the same bytes are read) and an hour beyond, so a column value
+      // a little off the instant the extract saw (a DST hour) still meets its target row: the range is a row
+      // filter too, and a row it missed would be inserted twice.
+      const min = Math.floor((Math.min(...ranges.map((r) => r.minMs)) - HOUR_MS) / DAY_MS) * DAY_MS;
+      const max = Math.ceil((Math.max(...ranges.map((r) => r.maxMs)) + HOUR_MS + 1) / DAY_MS) * DAY_MS - 1;
+      counted.range = {
+        column: spec.partitionColumn,
+        type,
+        min: timestampText(min),
+        max: timestampText(max),
+      };
+    }
+  }
+  return counted;
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** A TIMESTAMP literal's text, as BigQuery prints one: `2026-11-29 10:00:00.000+00`. */
+function timestampText(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '+00');
+}
+
 interface StagingStats {
   instance: string;
   extractedMs: number;
@@ -318,6 +425,28 @@ interface StagingStats {
   rangeMin?: string | null;
   rangeMax?: string | null;
   rangeNulls?: number;
+}
+
+/**
+ * Counts the staged rows per window with a query: when the extracts' counts are unknown, or BigQuery staged a
+ * different number of rows than they wrote (then the windows that are off are rejected, named, and loaded alone).
+ * Undefined when the staging table is gone.
+ */
+async function countedByQuery(
+  request: BatchLoadRequest,
+  staging: string,
+  staged: number,
+): Promise<Counted | undefined> {
+  const stats = await stagingStats(request, staging);
+  if (!stats) return undefined;
+  const goodRows = stats.filter((s) => s.staged > s.quarantined);
+  const counted: Counted = {
+    windows: attribute(request, stats, staged),
+    withGoodRows: new Set(goodRows.map((s) => s.instance)),
+  };
+  const range = partitionRange(request.spec, goodRows);
+  if (range) counted.range = range;
+  return counted;
 }
 
 /** Null when the staging table does not exist. */
@@ -342,7 +471,6 @@ async function stagingStats(request: BatchLoadRequest, staging: string): Promise
     rangeNulls: Number(r.range_nulls ?? 0),
   }));
 }
-
 /**
  * Per-window rows from the staged counts, checked against what each extract wrote. Windows that share an
  * instance and extraction time cannot be told apart: they are checked together. A window whose count is off is
@@ -395,8 +523,7 @@ function attribute(request: BatchLoadRequest, stats: StagingStats[], total: numb
   });
 }
 
-function mergeOptions(request: BatchLoadRequest, staging: string, stats: StagingStats[]) {
-  const goodRows = stats.filter((s) => s.staged > s.quarantined);
+function mergeOptions(request: BatchLoadRequest, staging: string, counted: Counted) {
   const instances = [...new Set(request.windows.map((w) => w.instanceId))].sort();
   const options: MergeOptions = {
     spec: request.spec,
@@ -404,15 +531,13 @@ function mergeOptions(request: BatchLoadRequest, staging: string, stats: Staging
     staging,
     instances,
   };
-  const range = partitionRange(request.spec, goodRows);
-  if (range) options.range = range;
+  if (counted.range) options.range = counted.range;
   if (request.spec.snapshot) {
     // Only instances with good rows staged: an instance whose snapshot is all quarantine says nothing about what
     // exists, and must not have every row marked deleted.
-    const withRows = new Set(goodRows.map((s) => s.instance));
     const snapshots = new Map<string, number>();
     for (const window of request.windows) {
-      if (window.snapshotAtMs === undefined || !withRows.has(window.instanceId)) continue;
+      if (window.snapshotAtMs === undefined || !counted.withGoodRows.has(window.instanceId)) continue;
       snapshots.set(window.instanceId, Math.max(snapshots.get(window.instanceId) ?? 0, window.snapshotAtMs));
     }
     options.snapshots = snapshots;
@@ -444,68 +569,31 @@ function windowOrigins(request: BatchLoadRequest): WindowOrigin[] {
     }));
 }
 
-async function replayedResult(
-  request: BatchLoadRequest,
-  id: (kind: string, attempt?: number) => string,
-  rowsLoaded: number,
-  staging: string,
-): Promise<BatchLoadResult | undefined> {
-  const writeId = id(request.strategy === 'append' ? 'append' : 'merge');
-  const write = await succeededJob(request.bigquery, writeId, request.location);
-  if (!write) return undefined;
-  const dml = write.statistics?.query?.dmlStats;
-  const quarantineId = id('quarantine');
-  const quarantine = await succeededJob(request.bigquery, quarantineId, request.location);
-  return {
-    strategy: request.strategy,
-    rowsLoaded,
-    quarantined: 0,
-    inserted: Number(dml?.insertedRowCount ?? 0),
-    updated: Number(dml?.updatedRowCount ?? 0),
-    deleted: Number(dml?.deletedRowCount ?? 0),
-    bytesProcessed: Number(write.statistics?.query?.totalBytesProcessed ?? 0),
-    jobIds: [id('stage'), writeId, ...(quarantine ? [quarantineId] : [])],
-    stagingTable: staging,
-    windows: request.windows.map((w) => ({
-      instanceId: w.instanceId,
-      windowId: w.windowId,
-      rows: request.windows.length === 1 ? rowsLoaded : w.rows,
-      quarantined: 0,
-    })),
-  };
+/** An earlier attempt of an `append` batch whose INSERT went through. */
+interface EarlierAppend {
+  /** The INSERT's statistics. */
+  insert: JobMetadata;
+  scriptId: string;
+  /** The whole script succeeded (the quarantine and run records were written too). */
+  complete: boolean;
 }
 
 /**
- * `append` (the original design): the INSERT must run once per batch. Before a retry stages anything, the
- * INSERTs of earlier attempts are checked, so an attempt that succeeded is never appended again.
+ * `append` (the original design): the INSERT must run once per batch. Before a retry stages anything, the scripts
+ * of earlier attempts are read: one that succeeded, or failed after its first statement (the INSERT) succeeded,
+ * has appended the rows, so the retry never appends them again.
  */
 async function earlierAppend(
   request: BatchLoadRequest,
   id: (kind: string, attempt?: number) => string,
-): Promise<BatchLoadResult | undefined> {
+): Promise<EarlierAppend | undefined> {
   for (let earlier = 0; earlier < request.attempt; earlier++) {
-    const done = await succeededJob(request.bigquery, id('append', earlier), request.location);
-    if (!done) continue;
-    // That attempt checked the staged counts before appending: the extracts' counts are what it loaded.
-    const inserted = Number(done.statistics?.query?.dmlStats?.insertedRowCount ?? 0);
-    const known = request.windows.every((w) => w.rows >= 0);
-    return {
-      strategy: 'append',
-      rowsLoaded: known ? request.windows.reduce((sum, w) => sum + w.rows, 0) : inserted,
-      quarantined: 0,
-      inserted,
-      updated: 0,
-      deleted: 0,
-      bytesProcessed: 0,
-      jobIds: [id('append', earlier)],
-      stagingTable: stagingTableId(request.spec, request.batchKey),
-      windows: request.windows.map((w) => ({
-        instanceId: w.instanceId,
-        windowId: w.windowId,
-        rows: known ? w.rows : inserted,
-        quarantined: 0,
-      })),
-    };
+    const scriptId = id('append', earlier);
+    const script = await jobMetadata(request.bigquery, scriptId, request.location);
+    if (script?.status?.state !== 'DONE') continue;
+    const complete = !script.status.errorResult;
+    const insert = await firstStatement(request, script).catch(() => undefined);
+    if (insert && !insert.status?.errorResult) return { insert, scriptId, complete };
   }
   return undefined;
 }

@@ -4,7 +4,7 @@ import type { InstanceConfig, ResolvedExport } from '../config/model.ts';
 import { NonRetryableError } from '../errors.ts';
 import type { SpoolManifest } from '../spool/manifest.ts';
 import { SpoolWriter } from '../spool/writer.ts';
-import { describeWindow, type ExtractWindow, windowId } from '../window.ts';
+import { type CursorRange, describeWindow, type ExtractWindow, windowId } from '../window.ts';
 import type { LookerClient } from './client.ts';
 import { lookerDateTime, wallTimeToUtcMs, zoneOffsetMs } from './datetime.ts';
 import { JsonArrayRowReader, JsonRowsError, parseRow } from './json-rows.ts';
@@ -117,6 +117,7 @@ export async function extractWindow(request: ExtractRequest): Promise<ExtractRes
       columns: converter.columns,
       quarantined: run.quarantined,
       extractedAt: extractedAt.toISOString(),
+      cursorRange: run.cursorRange ?? null,
     },
   };
 }
@@ -247,6 +248,8 @@ class ExtractRun {
   queries = 0;
   quarantined = 0;
   readonly openRows: OpenRow[] = [];
+  /** The cursor range of the good rows written: undefined before the first, null once one had no cursor. */
+  cursorRange: CursorRange | null | undefined;
   /** Rows Looker returned that were kept (written, quarantined, or skipped as another window's). */
   private rowsSeen = 0;
   private readonly definition;
@@ -436,6 +439,7 @@ class ExtractRun {
         if (cursorMs < bounds.startMs || cursorMs >= bounds.endMs) continue;
       }
       if (row.badReason !== undefined) this.quarantined++;
+      else this.widenCursorRange(row.picked[PICKED_CURSOR], cursorMs);
       const key = row.picked[PICKED_KEY];
       if (openField && row.picked[PICKED_OPEN] === null && typeof key === 'number') {
         const cursor = row.picked[PICKED_CURSOR];
@@ -446,6 +450,19 @@ class ExtractRun {
       const drained = this.writer.writeLine(row.line);
       if (drained) await drained;
     }
+  }
+
+  /** A good row's cursor joins the range; a good row without one (or an export without a cursor) voids it. */
+  private widenCursorRange(cursor: unknown, knownMs: number | undefined): void {
+    if (this.cursorRange === null) return;
+    if (this.cursor === undefined || typeof cursor !== 'string') {
+      this.cursorRange = null;
+      return;
+    }
+    const ms = knownMs ?? this.cursorMs(cursor);
+    if (this.cursorRange === undefined) this.cursorRange = { minMs: ms, maxMs: ms };
+    else if (ms < this.cursorRange.minMs) this.cursorRange.minMs = ms;
+    else if (ms > this.cursorRange.maxMs) this.cursorRange.maxMs = ms;
   }
 
   private async reportProgress(): Promise<void> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EXPORT_NAME_PATTERN, INSTANCE_ID_PATTERN } from '../names.ts';
-import { windowSchema } from '../window.ts';
+import { cursorRangeSchema, windowSchema } from '../window.ts';
 
 // What an extract produced: everything the upload and load need, and nothing secret. Declared once: the upload
 // job's payload schema (pipeline/catalog.ts) is this schema.
@@ -20,6 +20,11 @@ export const spoolManifestSchema = z.strictObject({
   uncompressedBytes: z.int().min(0),
   columns: z.array(z.string()),
   extractedAt: z.string(),
+  /**
+   * Of the good rows (not quarantined), the range of the export's cursor; null when a good row has none (or the
+   * export has no cursor). Absent from manifests written before it was recorded: such windows prune nothing.
+   */
+  cursorRange: cursorRangeSchema.nullable().optional(),
 });
 
 export type SpoolManifest = z.infer<typeof spoolManifestSchema>;

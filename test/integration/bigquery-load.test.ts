@@ -185,11 +185,14 @@ describe('batches, pruning, snapshots, quarantine', () => {
     created_time: `${day} 10:00:00`,
     _extracted_at: extractedAt(day),
   });
+  // As a window's manifest describes it: rows, none quarantined, the cursor range its extract saw (10:00 UTC).
   const windowOf = (instance: string, day: string, rows: object[]) => ({
     instanceId: instance,
     windowId: `${instance}-${day}`,
     sourceUri: stage(`h-${instance}-${day}.jsonl.gz`, rows),
     rows: rows.length,
+    quarantined: 0,
+    cursorRange: { minMs: Date.parse(`${day}T10:00:00Z`), maxMs: Date.parse(`${day}T10:00:00Z`) },
     extractedAt: extractedAt(day),
   });
   const batch = (spec = history, windows: ReturnType<typeof windowOf>[], key: string, attempt = 0) =>
@@ -238,6 +241,12 @@ describe('batches, pruning, snapshots, quarantine', () => {
     const later = await batch(history, [windowOf('prod-eu', day(21), rowsOfDay(21, 5))], 'p3');
     expect(first.bytesProcessed).toBeGreaterThan(0);
     expect(later.bytesProcessed).toBe(first.bytesProcessed);
+    // A window whose manifest has no cursor range (written before ranges were recorded) may hold rows anywhere:
+    // its MERGE reads every partition of the instance, and still finds the row already there.
+    const { cursorRange: _unknown, ...rangeless } = windowOf('prod-eu', day(21), rowsOfDay(21, 5));
+    const unpruned = await batch(history, [rangeless], 'p4');
+    expect(unpruned.bytesProcessed).toBeGreaterThan(first.bytesProcessed * 4);
+    expect(unpruned).toMatchObject({ inserted: 0, updated: 5 });
     // content_usage's cursor moves after insert: its MERGE reads every partition of its instances (no duplicate
     // when a row moves to a new partition).
     const uri = stage('moved.jsonl.gz', [{ ...row(1, 11), last_accessed_time: '2026-12-01 10:00:00' }]);
@@ -300,7 +309,7 @@ describe('batches, pruning, snapshots, quarantine', () => {
       _lsa_raw: raw,
     });
     const lines = [...rowsOfDay(25, 3), quarantined('{"history.id":"x"}'), quarantined('{"history.id":"y"}')];
-    const window = { ...windowOf('prod-eu', day(25), lines), windowId: 'q-window-p1' };
+    const window = { ...windowOf('prod-eu', day(25), lines), quarantined: 2, windowId: 'q-window-p1' };
     const first = await batch(history, [window], 'q1');
     expect(first).toMatchObject({ rowsLoaded: 5, quarantined: 2, inserted: 3 });
     expect(first.windows[0]).toMatchObject({ rows: 5, quarantined: 2 });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { GcsObjectReader } from '../gcs/store.ts';
 import type { Catalog } from './catalog.ts';
 import type { DuckDbEngine } from './duckdb-engine.ts';
@@ -11,6 +11,8 @@ import {
   type QueryConfiguration,
   type QueryResult,
   runQueryJob,
+  ScriptFailure,
+  type StatementOutcome,
 } from './query-job.ts';
 
 // The job registry and lifecycle. Rules that change the client's behaviour (research note §4.2):
@@ -37,6 +39,8 @@ export interface JobRecord {
   errors?: ErrorProto[];
   load?: LoadResult['statistics'];
   query?: QueryResult;
+  /** A statement of a script: the script's job id (statistics.parentJobId), and its place in the script. */
+  parent?: { jobId: string; index: number };
   /** Settles (never rejects) when the job is DONE. */
   completion: Promise<void>;
 }
@@ -97,10 +101,11 @@ export class JobService {
     return job;
   }
 
-  list(projectId: string): JobRecord[] {
+  /** Newest first: the top-level jobs, or with `parentJobId` that script's statements (as jobs.list does). */
+  list(projectId: string, parentJobId?: string): JobRecord[] {
     return [...this.jobs.values()]
-      .filter((j) => j.projectId === projectId)
-      .sort((a, b) => b.creationTime - a.creationTime);
+      .filter((j) => j.projectId === projectId && j.parent?.jobId === parentJobId)
+      .sort((a, b) => b.creationTime - a.creationTime || (b.parent?.index ?? 0) - (a.parent?.index ?? 0));
   }
 
   /** Resolves when the job is DONE or `timeoutMs` passed; true when DONE. */
@@ -173,14 +178,47 @@ export class JobService {
         if (result.warnings.length > 0) job.errors = result.warnings;
       } else {
         job.query = await runQueryJob(this.context, job.projectId, plan.config);
+        this.recordStatements(job, job.query.children ?? []);
       }
     } catch (error) {
-      const failure = JobFailedError.from(error);
+      const failure = JobFailedError.from(error instanceof ScriptFailure ? error.cause : error);
       job.errorResult = failure.errorResult;
       job.errors = failure.errors;
+      if (error instanceof ScriptFailure) this.recordStatements(job, error.statements, failure);
     } finally {
       job.state = 'DONE';
       job.endTime = Date.now();
+    }
+  }
+
+  /**
+   * Each statement of a script that ran becomes a child job, done, with its own statistics (BigQuery's
+   * script_job_…); with `failure`, the last one is the statement that failed, and carries the error.
+   */
+  private recordStatements(script: JobRecord, children: StatementOutcome[], failure?: JobFailedError): void {
+    const stem = createHash('sha256').update(script.jobId).digest('hex').slice(0, 32);
+    const now = Date.now();
+    for (const [index, statement] of children.entries()) {
+      const { query, ...result } = statement;
+      const child: JobRecord = {
+        projectId: script.projectId,
+        jobId: `script_job_${stem}_${index}`,
+        location: script.location,
+        kind: 'query',
+        configuration: { query: { query, useLegacySql: false }, jobType: 'QUERY' },
+        state: 'DONE',
+        creationTime: script.creationTime,
+        startTime: script.startTime,
+        endTime: now,
+        query: result,
+        parent: { jobId: script.jobId, index },
+        completion: Promise.resolve(),
+      };
+      if (failure && index === children.length - 1) {
+        child.errorResult = failure.errorResult;
+        child.errors = failure.errors;
+      }
+      this.jobs.set(jobKey(child.projectId, child.jobId), child);
     }
   }
 }

@@ -50,9 +50,24 @@ export interface DmlCounts {
   deleted: number;
 }
 
+/** One statement of a script: BigQuery runs each as a child job of the script's job. */
+export interface StatementOutcome {
+  statementType: StatementType;
+  /** The statement's GoogleSQL text: the child job's `configuration.query.query`. */
+  query: string;
+  dml?: DmlCounts;
+  ddlTarget?: TableReference;
+  bytesProcessed: number;
+}
+
 export interface QueryResult {
   /** The single statement's type, or SCRIPT for several statements. */
   statementType: StatementType | 'SCRIPT';
+  /**
+   * A script's statements, in order. As in BigQuery, a script's own job carries no DML counts: they are its child
+   * jobs' (`jobs.list?parentJobId=`).
+   */
+  children?: StatementOutcome[];
   /** Rows of the (last) SELECT. */
   rows?: QueryRows;
   /** Row counts of the DML statements. */
@@ -110,9 +125,11 @@ export async function runQueryJob(
   };
   const statements = rewriteScript(config.query, rewriteContext);
   // The same split rewriteScript makes: one GoogleSQL token list per rewritten statement.
-  const scans = splitTopLevel(tokenize(config.query), (t) => isPunct(t, ';'))
-    .filter((s) => s.length > 0)
-    .map((tokens) => scanOfStatement(tokens, rewriteContext));
+  const sources = splitTopLevel(tokenize(config.query), (t) => isPunct(t, ';')).filter((s) => s.length > 0);
+  const scans = sources.map((tokens) => scanOfStatement(tokens, rewriteContext));
+  const texts = sources.map((tokens) =>
+    tokens.map((t, i) => (i > 0 && t.spaced ? ' ' : '') + t.text).join(''),
+  );
   const { engine, catalog } = context;
   return engine.exclusive(async (connection) => {
     await engine.ensureProject(connection, projectId);
@@ -127,7 +144,7 @@ export async function runQueryJob(
     } else {
       await connection.run(`USE ${quoteIdentifier(projectId)}`);
     }
-    const result = await runStatements(connection, catalog, statements, scans, rewriteContext);
+    const result = await runStatements(connection, catalog, statements, scans, texts, rewriteContext);
     if (config.destination && result.rows) {
       await writeDestination(connection, catalog, config.destination, statements.at(-1)!);
     }
@@ -140,18 +157,23 @@ async function runStatements(
   catalog: Catalog,
   statements: RewrittenStatement[],
   scans: StatementScan[],
+  texts: string[],
   rewriteContext: RewriteContext,
 ): Promise<QueryResult> {
-  const result: QueryResult = {
-    statementType: statements.length === 1 ? statements[0]!.statementType : 'SCRIPT',
-    bytesProcessed: 0,
-  };
+  const outcomes: StatementOutcome[] = [];
+  let rows: QueryRows | undefined;
   let openTransaction = false;
   try {
     for (const [index, statement] of statements.entries()) {
+      const outcome: StatementOutcome = {
+        statementType: statement.statementType,
+        query: texts[index] ?? '',
+        bytesProcessed: 0,
+      };
+      outcomes.push(outcome);
       const scan = scans[index];
       if (scan && READING_STATEMENTS.has(statement.statementType)) {
-        result.bytesProcessed += await bytesRead(connection, catalog, scan, rewriteContext);
+        outcome.bytesProcessed = await bytesRead(connection, catalog, scan, rewriteContext);
       }
       if (statement.duplicateMatchCheck) await checkSingleMatches(connection, statement.duplicateMatchCheck);
       if (!statement.sql) continue;
@@ -169,11 +191,11 @@ async function runStatements(
       if (rowsBefore !== undefined) {
         // A MERGE without RETURNING: inserts grew the table, every other changed row was updated.
         const inserted = (await countRows(connection, statement.targetRowCount!)) - rowsBefore;
-        result.dml ??= { inserted: 0, updated: 0, deleted: 0 };
-        result.dml.inserted += inserted;
-        result.dml.updated += Number(reader.rowsChanged) - inserted;
+        outcome.dml = { inserted, updated: Number(reader.rowsChanged) - inserted, deleted: 0 };
+      } else if (statement.statementType === 'SELECT') {
+        rows = { schema: resultSchema(reader), rows: reader.getRows() };
       } else {
-        collectOutcome(result, statement, reader);
+        collectOutcome(outcome, statement, reader);
       }
       if (statement.target) {
         if (statement.tableOptions)
@@ -184,9 +206,38 @@ async function runStatements(
   } catch (error) {
     // BigQuery rolls back a script's open transaction when a statement fails.
     if (openTransaction) await connection.run('ROLLBACK').catch(() => undefined);
-    throw translateDuckDbError(error);
+    const failure = translateDuckDbError(error);
+    // A script's statements that ran before the failing one stay done (and listed as its child jobs).
+    if (statements.length > 1) throw new ScriptFailure(failure, outcomes);
+    throw failure;
   }
-  return result;
+  if (outcomes.length === 1) {
+    const [only] = outcomes as [StatementOutcome];
+    return {
+      statementType: only.statementType,
+      bytesProcessed: only.bytesProcessed,
+      ...(rows ? { rows } : {}),
+      ...(only.dml ? { dml: only.dml } : {}),
+      ...(only.ddlTarget ? { ddlTarget: only.ddlTarget } : {}),
+    };
+  }
+  return {
+    statementType: 'SCRIPT',
+    // A script bills what its statements read; it returns the last SELECT's rows.
+    bytesProcessed: outcomes.reduce((sum, o) => sum + o.bytesProcessed, 0),
+    ...(rows ? { rows } : {}),
+    children: outcomes,
+  };
+}
+
+/** A script that failed at its last statement in `statements`; those before it completed. */
+export class ScriptFailure extends Error {
+  constructor(
+    override readonly cause: Error,
+    readonly statements: StatementOutcome[],
+  ) {
+    super(cause.message);
+  }
 }
 
 const READING_STATEMENTS = new Set<StatementType>([
@@ -282,18 +333,15 @@ async function countRows(connection: DuckDBConnection, countSql: string): Promis
 }
 
 function collectOutcome(
-  result: QueryResult,
+  outcome: StatementOutcome,
   statement: RewrittenStatement,
   reader: DuckDBResultReader,
 ): void {
   const dml = () => {
-    result.dml ??= { inserted: 0, updated: 0, deleted: 0 };
-    return result.dml;
+    outcome.dml ??= { inserted: 0, updated: 0, deleted: 0 };
+    return outcome.dml;
   };
   switch (statement.statementType) {
-    case 'SELECT':
-      result.rows = { schema: resultSchema(reader), rows: reader.getRows() };
-      break;
     case 'INSERT':
       dml().inserted += reader.rowsChanged;
       break;
@@ -315,7 +363,7 @@ function collectOutcome(
     }
     default:
       if (statement.target && statement.statementType.startsWith('CREATE_TABLE'))
-        result.ddlTarget = statement.target;
+        outcome.ddlTarget = statement.target;
   }
 }
 

@@ -95,6 +95,11 @@ export function jobResource(job: JobRecord, baseUrl: string) {
   if (job.query) {
     statistics.query = queryStatistics(job);
     statistics.totalBytesProcessed = String(job.query.bytesProcessed ?? 0);
+    if (job.query.children) statistics.numChildJobs = String(job.query.children.length);
+  }
+  if (job.parent) {
+    statistics.parentJobId = job.parent.jobId;
+    statistics.scriptStatistics = { evaluationKind: 'STATEMENT', stackFrames: [] };
   }
   const status: Record<string, unknown> = { state: job.state };
   if (job.errorResult) status.errorResult = job.errorResult;

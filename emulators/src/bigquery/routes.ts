@@ -215,7 +215,8 @@ async function route(
 
 /**
  * jobs.list, newest first: maxResults/pageToken, stateFilter (repeated: done, pending, running),
- * min/maxCreationTime, and projection (`minimal`, the default, leaves out the configuration).
+ * min/maxCreationTime, parentJobId (a script's statements; without it, top-level jobs only), and projection
+ * (`minimal`, the default, leaves out the configuration).
  */
 function listJobs(context: RouteContext, projectId: string, query: Query) {
   const states = new Set(query.getAll('stateFilter').map((s) => s.toUpperCase()));
@@ -227,7 +228,7 @@ function listJobs(context: RouteContext, projectId: string, query: Query) {
   const maxCreation = positiveInteger(query.get('maxCreationTime'), 'maxCreationTime');
   const full = query.get('projection') === 'full';
   const matching = context.jobs
-    .list(projectId)
+    .list(projectId, query.get('parentJobId') ?? undefined)
     .filter(
       (job) =>
         (states.size === 0 || states.has(job.state)) &&

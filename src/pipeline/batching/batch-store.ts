@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ExtractWindow } from '../../window.ts';
+import type { CursorRange, ExtractWindow } from '../../window.ts';
 
 // Load batches in Redis. Per target table a counter names the batch windows currently join; a batch is a hash
 // (its state, timing, size, and one field per window); each window's load job has a small hash saying which batch
@@ -23,6 +23,10 @@ export interface BatchWindow {
   bytes: number;
   rows: number;
   extractedAt?: string;
+  /** Of `rows`, quarantined lines (from the window's manifest). */
+  quarantined?: number;
+  /** The cursor range of the window's good rows (from its manifest): bounds the partitions its MERGE reads. */
+  cursorRange?: CursorRange | null;
 }
 
 export type WindowOutcome = 'pending' | 'committed' | 'rejected' | 'failed';

@@ -133,6 +133,8 @@ async function loadWindows(
         sourceUri: w.sourceUri,
         rows: w.rows,
         ...(w.extractedAt ? { extractedAt: w.extractedAt } : {}),
+        ...(w.quarantined === undefined ? {} : { quarantined: w.quarantined }),
+        ...(w.cursorRange === undefined ? {} : { cursorRange: w.cursorRange }),
         ...(w.window.kind === 'snapshot' ? { snapshotAtMs: w.window.atMs } : {}),
         run: await runRecord(context, w, {
           batch: job.id!,

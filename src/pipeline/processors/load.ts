@@ -5,11 +5,19 @@ import { ensureDataset } from '../../bigquery/tables.ts';
 import { findExport, findInstance } from '../../config/model.ts';
 import { NonRetryableError } from '../../errors.ts';
 import type { UploadResult } from '../../gcs/upload.ts';
+import type { SpoolManifest } from '../../spool/manifest.ts';
 import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
 import { batching, ensureBatchJob } from '../batching/batching.ts';
 import { runRecord } from '../batching/run-record.ts';
-import { catalog, type LoadPayload, type LoadResult, runTag, UPLOAD_QUEUE_PREFIX } from '../catalog.ts';
+import {
+  catalog,
+  type LoadPayload,
+  type LoadResult,
+  runTag,
+  UPLOAD_QUEUE_PREFIX,
+  type UploadPayload,
+} from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 
 // The load job of one window. With `load.batch.maxWindows: 1` it loads its window alone (one load job, one
@@ -71,7 +79,7 @@ export async function processLoad(
       sourceUri: upload.uri,
       bytes: upload.bytes,
       rows: data.rows,
-      ...(upload.extractedAt ? { extractedAt: upload.extractedAt } : {}),
+      ...stagedFromManifest(upload),
     },
     limits,
     Date.now(),
@@ -105,8 +113,8 @@ async function wait(
 }
 
 interface UploadedWindow extends UploadResult {
-  /** `_extracted_at` of the window's rows, from the upload job's manifest. */
-  extractedAt?: string;
+  /** From the upload job's manifest: `_extracted_at` of the window's rows, its quarantined lines, its cursor range. */
+  manifest?: Pick<SpoolManifest, 'extractedAt' | 'quarantined' | 'cursorRange'>;
 }
 
 async function uploadOf(context: PipelineContext, job: Job): Promise<UploadedWindow> {
@@ -120,9 +128,24 @@ async function uploadOf(context: PipelineContext, job: Job): Promise<UploadedWin
   ];
   if (!queueName.startsWith(UPLOAD_QUEUE_PREFIX)) return upload;
   const child = await context.queues.upload(queueName.slice(UPLOAD_QUEUE_PREFIX.length)).getJob(jobId);
-  const extractedAt = (child?.data as { manifest?: { extractedAt?: string } } | undefined)?.manifest
-    ?.extractedAt;
-  return extractedAt ? { ...upload, extractedAt } : upload;
+  const manifest = (child?.data as UploadPayload | undefined)?.manifest;
+  if (!manifest) return upload;
+  const { extractedAt, quarantined, cursorRange } = manifest;
+  return {
+    ...upload,
+    manifest: { extractedAt, quarantined, ...(cursorRange === undefined ? {} : { cursorRange }) },
+  };
+}
+
+/** What the batch needs of a window's manifest: extraction time, quarantined lines, cursor range. */
+function stagedFromManifest(upload: UploadedWindow) {
+  const manifest = upload.manifest;
+  if (!manifest) return {};
+  return {
+    extractedAt: manifest.extractedAt,
+    quarantined: manifest.quarantined,
+    ...(manifest.cursorRange === undefined ? {} : { cursorRange: manifest.cursorRange }),
+  };
 }
 
 /** One window, one load job and one MERGE (`maxWindows: 1`, or a window taken out of its batch). */
@@ -154,7 +177,7 @@ async function loadAlone(
         windowId: planned,
         sourceUri: upload.uri,
         rows: data.rows,
-        ...(upload.extractedAt ? { extractedAt: upload.extractedAt } : {}),
+        ...stagedFromManifest(upload),
         ...(data.window.kind === 'snapshot' ? { snapshotAtMs: data.window.atMs } : {}),
         run: await runRecord(
           context,
