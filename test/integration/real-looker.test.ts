@@ -15,8 +15,9 @@ import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
 const HOUR = 3_600_000;
 const ZONES: Record<string, string> = { 'sa-utc': 'UTC', 'sa-ny': 'America/New_York' };
-/** Two days before New York leaves daylight saving time (1 Nov 2026, 02:00 EDT → 01:00 EST). */
-let simNow = Date.parse('2026-10-30T06:00:00Z');
+/** One day before New York leaves daylight saving time (1 Nov 2026, 02:00 EDT → 01:00 EST, 06:00 UTC). */
+const NEW_YORK_DST_END = Date.parse('2026-11-01T06:00:00Z');
+let simNow = NEW_YORK_DST_END - 24 * HOUR;
 const clock = () => simNow;
 let pipeline: TestPipeline;
 
@@ -156,9 +157,11 @@ describe('against a Looker that behaves like real System Activity', () => {
   it('ends with BigQuery equal to Looker after days of late, changing and deleted rows', async () => {
     await run(); // initial load
     const deleted: Record<string, number[]> = {};
-    for (let step = 0; step < 12; step++) {
-      // Three days in six-hour runs, crossing New York's DST change. Activity happens all along: Looker shows
-      // each row from its table's first refresh after the emulator learns of it, so it learns every 30 minutes.
+    for (let step = 0; step < 8; step++) {
+      // Two days in six-hour runs: New York's DST change falls at the end of the fourth run's span, so four runs
+      // read across and after it, and every table (the daily ones too) refreshes at least twice. Activity
+      // happens all along: Looker shows each row from its table's first refresh after the emulator learns of
+      // it, so it learns every 30 minutes.
       for (let half = 0; half < 12; half++) {
         simNow += HOUR / 2;
         for (const id of Object.keys(ZONES)) pipeline.stack.looker.instance(id).simulateActivity(5);
@@ -189,6 +192,8 @@ describe('against a Looker that behaves like real System Activity', () => {
       }
       await run();
     }
+    // The runs above read New York's repeated hour (01:00–02:00 local, twice) as it happened and after it.
+    expect(simNow - NEW_YORK_DST_END).toBeGreaterThanOrEqual(24 * HOUR);
     // Quiet days: every running query and schedule finishes, every table refreshes; two more runs read it all.
     simNow += 2 * 24 * HOUR;
     await run();
