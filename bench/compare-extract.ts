@@ -1,4 +1,5 @@
 import { startLookerEmulator } from 'lsa-emulators/looker';
+import { workerNodeOptions } from './extract.ts';
 import { median, runChild } from './measure.ts';
 
 // Before/after for a change to the extract: `ours` of another checkout of this repository (its own src and
@@ -27,7 +28,7 @@ const emulator = await startLookerEmulator({
 });
 const endMs = Math.floor(Date.now() / 1000) * 1000 + 1000;
 const args = [emulator.baseUrl('bench'), String(endMs - 7 * DAY), String(endMs)];
-const env = {
+const env: Record<string, string> = {
   BENCH_CLIENT_ID: 'bench-client',
   BENCH_CLIENT_SECRET: 'bench-secret',
   BENCH_HASH_KEY: 'bench-hash-key-0123456789abcdef',
@@ -41,7 +42,9 @@ const runs = new Map<string, { seconds: number; cpuSeconds: number; peakRssMb: n
 try {
   for (let run = 0; run < Number(repeatText); run++) {
     for (const [name, file, variant] of sides) {
-      const result = await runChild(file, [variant, ...args], env);
+      // Both sides of ours run as a worker does (the runtime image's NODE_OPTIONS); the floor with Node's defaults.
+      const flags: Record<string, string> = variant === 'ours' ? { NODE_OPTIONS: workerNodeOptions() } : {};
+      const result = await runChild(file, [variant, ...args], { ...env, ...flags });
       if (result.crashed) throw new Error(`${name}: ${result.crashed}`);
       runs.set(name, [...(runs.get(name) ?? []), result as never]);
       process.stderr.write(`  ${name} run ${run + 1}: ${JSON.stringify(result).slice(0, 200)}\n`);

@@ -10,7 +10,7 @@ import type { ResolvedExport } from '../src/config/model.ts';
 import { LookerClients } from '../src/looker/client.ts';
 import { lookerDateTime } from '../src/looker/datetime.ts';
 import { extractWindow } from '../src/looker/extract.ts';
-import { JsonArrayRowReader, parseRow } from '../src/looker/json-rows.ts';
+import { JsonArrayRowReader } from '../src/looker/json-rows.ts';
 import { rowConverter } from '../src/looker/rows.ts';
 import { SPOOL_GZIP_LEVEL, SpoolWriter } from '../src/spool/writer.ts';
 import { cpuSeconds, median, peakRssMb } from './measure.ts';
@@ -20,9 +20,11 @@ import { cpuSeconds, median, peakRssMb } from './measure.ts';
 //   buffered  the original design: sdk.ok(run_inline_query(json)) into one array, then write the lines
 //   floor     no SDK, no HTTP, no masking: the same bytes already in memory, JSON.parse in ~16 MB slices,
 //             JSON.stringify per row into gzip at the spool's level
+//   floor-http  the floor's work fed by HTTP as ours is: fetch the same query, JSON.parse each ~16 MB of the
+//             body as it arrives, JSON.stringify per row into gzip (no SDK, no masking, no conversion)
 //   http      the transport alone: log in, run the same query with fetch and discard the body (what the emulator
 //             and HTTP cost, the ceiling any client could reach here)
-//   stages    our per-row CPU, stage by stage, on the held bytes (no HTTP): scan, +parse, +convert, +mask, +spool
+//   stages    our per-row CPU, stage by stage, on the held bytes (no HTTP): scan, +line, +mask, +spool
 //   gzip      the spool's own NDJSON (our converted, masked lines) compressed at levels 1, 3, 6
 
 const [variant, baseUrl, startText, endText] = process.argv.slice(2) as [string, string, string, string];
@@ -162,6 +164,50 @@ async function floorFrom(bytes: Buffer, level: number) {
   return { rows, fileBytes: statSync(file).size };
 }
 
+/** The floor's work on the HTTP body as it arrives: each ~16 MB (cut between two rows) parsed and written. */
+async function floorHttp(level: number) {
+  const SLICE = 16 * 1024 * 1024;
+  const gzip = createGzip({ level });
+  const file = join(dir, `floor-http-${level}.ndjson.gz`);
+  const done = pipeline(gzip, createWriteStream(file));
+  let rows = 0;
+  let responseBytes = 0;
+  const write = async (text: string) => {
+    if (text.trim() === '') return;
+    const parsed = JSON.parse(`[${text}]`) as unknown[];
+    let out = '';
+    for (const row of parsed) out += `${JSON.stringify(row)}\n`;
+    rows += parsed.length;
+    if (!gzip.write(out)) await new Promise((r) => gzip.once('drain', r));
+  };
+  const reader = (await query()).body!.getReader();
+  let parts: Buffer[] = [];
+  let size = 0;
+  let started = false;
+  for (;;) {
+    const { done: end, value } = await reader.read();
+    if (end) break;
+    responseBytes += value.byteLength;
+    parts.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    size += value.byteLength;
+    if (size < SLICE) continue;
+    const held = Buffer.concat(parts, size);
+    const from = started ? 0 : held.indexOf(0x5b) + 1; // after '['
+    const cut = held.lastIndexOf('},{');
+    if (cut < from) continue;
+    started = true;
+    await write(held.toString('utf8', from, cut + 1));
+    parts = [held.subarray(cut + 2)];
+    size = parts[0]!.length;
+  }
+  const held = Buffer.concat(parts, size);
+  const from = started ? 0 : held.indexOf(0x5b) + 1;
+  await write(held.toString('utf8', from, held.lastIndexOf(0x5d)));
+  gzip.end();
+  await done;
+  return { rows, responseBytes, fileBytes: statSync(file).size };
+}
+
 /** Chunks as the HTTP body arrives (the emulator writes ~64 KB at a time). */
 function chunksOf(bytes: Buffer, size = 64 * 1024): Buffer[] {
   const chunks: Buffer[] = [];
@@ -169,14 +215,14 @@ function chunksOf(bytes: Buffer, size = 64 * 1024): Buffer[] {
   return chunks;
 }
 
-const STAGES = ['scan', 'parse', 'convert', 'mask', 'spool'] as const;
+const STAGES = ['scan', 'line', 'mask', 'spool'] as const;
 type Stage = (typeof STAGES)[number];
 
 /** Runs our row path up to `stage` over the held bytes; returns the seconds it took. */
 async function runStage(chunks: Buffer[], stage: Stage, run: number): Promise<number> {
   const unmasked: ResolvedExport = { ...history, masking: {} };
   const context = { instanceId: 'bench', extractedAt: new Date(), hashKey, timezone: 'UTC', apiUserId: 0 };
-  const converter = rowConverter(stage === 'convert' ? unmasked : history, context);
+  const converter = rowConverter(stage === 'line' ? unmasked : history, context);
   const writer = stage === 'spool' ? await SpoolWriter.open(join(dir, `stage-${run}.ndjson.gz`)) : undefined;
   const reader = new JsonArrayRowReader();
   const started = performance.now();
@@ -188,12 +234,7 @@ async function runStage(chunks: Buffer[], stage: Stage, run: number): Promise<nu
         sink += json.length;
         return;
       }
-      const row = parseRow(json, reader.rows - 1);
-      if (stage === 'parse') {
-        sink += row ? 1 : 0;
-        return;
-      }
-      const line = converter.toLine(row);
+      const { line } = converter.fromJson(json, reader.rows - 1);
       if (writer) lines.push(line);
       else sink += line.length;
     });
@@ -235,7 +276,7 @@ function ourNdjson(bytes: Buffer): { text: Buffer; rows: number } {
   const parts: string[] = [];
   const reader = new JsonArrayRowReader();
   reader.push(bytes, (json) => {
-    parts.push(`${converter.toLine(parseRow(json, reader.rows - 1))}\n`);
+    parts.push(`${converter.fromJson(json, reader.rows - 1).line}\n`);
   });
   return { text: Buffer.from(parts.join('')), rows: reader.rows };
 }
@@ -288,6 +329,7 @@ async function main() {
   if (variant === 'ours') outcome = await ours();
   else if (variant === 'buffered') outcome = await buffered();
   else if (variant === 'floor') outcome = await floorFrom(held!, SPOOL_GZIP_LEVEL);
+  else if (variant === 'floor-http') outcome = await floorHttp(SPOOL_GZIP_LEVEL);
   else if (variant === 'http') outcome = await http();
   else if (variant === 'stages') outcome = await stages(held!);
   else if (variant === 'gzip') outcome = await gzipLevels(held!);
@@ -300,7 +342,7 @@ async function main() {
       cpuSeconds: cpuSeconds() - cpuBefore,
       peakRssMb: peakRssMb(),
       rssBeforeMb: rssBefore,
-      responseBytes: held?.length,
+      ...(held ? { responseBytes: held.length } : {}),
       ...outcome,
     })}\n`,
   );

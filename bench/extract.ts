@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { startLookerEmulator } from 'lsa-emulators/looker';
 import { SPOOL_GZIP_LEVEL } from '../src/spool/writer.ts';
 import { type ChildResult, median, runChild, table, thousands } from './measure.ts';
@@ -14,6 +15,8 @@ export interface ExtractBenchOptions {
   breakdown: boolean;
   /** gzip levels 1, 3, 6 on our spool lines (one child, medians of 3 inside). */
   gzipLevels: boolean;
+  /** Run `ours` with Node's defaults instead of the production worker's NODE_OPTIONS (for comparison). */
+  nodeDefaults?: boolean;
 }
 
 export interface ExtractSummary {
@@ -24,8 +27,23 @@ export interface ExtractSummary {
   text: string;
 }
 
-export const ALL_VARIANTS = ['ours', 'floor', 'buffered', 'http'];
+export const ALL_VARIANTS = ['ours', 'floor', 'floor-http', 'buffered', 'http'];
 const DAY = 86_400_000;
+
+/**
+ * The Node flags production workers start with: the runtime image's `ENV NODE_OPTIONS` in the Dockerfile, the one
+ * place they are set. `ours` runs with them, so its figures are a worker's.
+ */
+export function workerNodeOptions(dockerfile = readFileSync('Dockerfile', 'utf8')): string {
+  const runtime = dockerfile.slice(dockerfile.indexOf(' AS runtime'));
+  const flags = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(runtime)?.[1];
+  if (flags === undefined) {
+    throw new Error(
+      'the Dockerfile\'s runtime stage sets no ENV NODE_OPTIONS="...": the worker flags are read there',
+    );
+  }
+  return flags;
+}
 
 export async function extractBench(options: ExtractBenchOptions): Promise<ExtractSummary> {
   const emulator = await startLookerEmulator({
@@ -50,6 +68,7 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
   // most 1,000,000 (config schema): above that, ours reads the window in ⌈N / 1M⌉ + 1 keyset pages.
   const endMs = Math.floor(Date.now() / 1000) * 1000 + 1000;
   const args = [emulator.baseUrl('bench'), String(endMs - 7 * DAY), String(endMs)];
+  const nodeOptions = options.nodeDefaults ? '' : workerNodeOptions();
   const results = new Map<string, ChildResult[]>();
   let breakdown: ChildResult | undefined;
   let gzip: ChildResult | undefined;
@@ -62,7 +81,12 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
       for (const variant of options.variants) {
         const earlier = results.get(variant)?.[0];
         if (variant === 'buffered' && (earlier?.error || earlier?.crashed)) continue; // it cannot finish
-        const result = await runChild('bench/extract-child.ts', [variant, ...args], env);
+        // Only ours is the worker; the others are yardsticks and keep Node's defaults.
+        const result = await runChild(
+          'bench/extract-child.ts',
+          [variant, ...args],
+          variant === 'ours' ? { ...env, NODE_OPTIONS: nodeOptions } : env,
+        );
         results.set(variant, [...(results.get(variant) ?? []), result]);
         progress(`run ${run + 1}, ${variant}`, result);
       }
@@ -87,6 +111,8 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
   const bytesPerRow = responseBytes / options.rows;
   const summary: ExtractSummary['variants'] = new Map();
   const floorSeconds = median((results.get('floor') ?? []).map((r) => Number(r.seconds)));
+  const floorHttpSeconds = median((results.get('floor-http') ?? []).map((r) => Number(r.seconds)));
+  const ratio = (floor: number, seconds: number) => (floor ? (floor / seconds).toFixed(2) : '-');
   const rows = options.variants.map((variant) => {
     const runs = results.get(variant) ?? [];
     const failure = runs.find((r) => r.error || r.crashed);
@@ -105,6 +131,7 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
         Number.isFinite(rss) ? thousands(rss) : '-',
         '-',
         '-',
+        '-',
         runs.length,
       ];
     }
@@ -118,12 +145,13 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
       cpu.toFixed(1),
       thousands(rss),
       runs[0]?.fileBytes ? (Number(runs[0].fileBytes) / 1e6).toFixed(1) : '-',
-      floorSeconds ? (floorSeconds / seconds).toFixed(2) : '-',
+      ratio(floorSeconds, seconds),
+      ratio(floorHttpSeconds, seconds),
       runs.length,
     ];
   });
   const text = [
-    `extract, ${thousands(options.rows)} history rows in one window (${bytesPerRow.toFixed(0)} bytes of Looker JSON a row, ${(responseBytes / 1e6).toFixed(0)} MB response), spool gzip level ${SPOOL_GZIP_LEVEL}, medians of ${options.repeat}`,
+    `extract, ${thousands(options.rows)} history rows in one window (${bytesPerRow.toFixed(0)} bytes of Looker JSON a row, ${(responseBytes / 1e6).toFixed(0)} MB response), spool gzip level ${SPOOL_GZIP_LEVEL}, medians of ${options.repeat}; ours with NODE_OPTIONS="${nodeOptions}"${options.nodeDefaults ? " (Node's defaults)" : " (the worker image's)"}`,
     table(
       [
         'variant',
@@ -134,6 +162,7 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
         'peak RSS MB',
         'file MB',
         '× floor throughput',
+        '× floor-http',
         'runs',
       ],
       rows,
@@ -145,8 +174,7 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
     let previous = 0;
     const what: Record<string, string> = {
       scan: 'find each row in the byte chunks (JsonArrayRowReader)',
-      parse: '+ JSON.parse of each row (parseRow)',
-      convert: '+ BigQuery conversion and the NDJSON line (rowConverter.toLine), no masking',
+      line: "+ the NDJSON line from the row's text (rowConverter.fromJson), no masking",
       mask: '+ HMAC-SHA256 of user.email (masking.hashMask)',
       spool: '+ SpoolWriter: batching, gzip, sha256, file',
     };

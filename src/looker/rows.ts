@@ -302,11 +302,27 @@ export function rowConverter(
   const pickSlots = pick.map((name) => slotOf.get(name)!);
   const fields = new FlatRowFields();
   const utc = zone === 'UTC';
+  /** A masked string column's JSON text per value text, quotes included: emails repeat once per user, and
+   * the memo of hashes still costs a lookup, a test for escapes and a new string per row. */
+  const maskedTexts = plans.map((plan) =>
+    plan.mask && plan.field.bigqueryType === 'STRING' ? new Map<string, string>() : undefined,
+  );
 
   /** The JSON text of a field for a plan, or undefined when only `toLine` may say (missing, bad). */
-  const fieldText = (plan: ColumnPlan, field: number): string | undefined => {
+  const fieldText = (plan: ColumnPlan, field: number, p: number): string | undefined => {
     const kind = fields.kind[field];
     if (kind === ValueKind.Null) return plan.isKey ? undefined : 'null';
+    const memo = maskedTexts[p];
+    if (memo && kind === ValueKind.PlainString) {
+      const value = fields.text.slice(fields.valueStart[field], fields.valueEnd[field]);
+      let text = memo.get(value);
+      if (text === undefined) {
+        text = jsonText(plan.mask!(value.slice(1, -1)));
+        if (memo.size >= HASH_MEMO_SIZE) memo.clear();
+        memo.set(value, text);
+      }
+      return text;
+    }
     if (!plan.mask) {
       // Text BigQuery takes as it is: copied. Each case is the text `valueText` writes, or one that parses to it.
       const text = fields.text;
@@ -382,7 +398,7 @@ export function rowConverter(
       }
       const field = slots[planSlots[p]!]!;
       if (field < 0) return undefined;
-      const text = fieldText(plan, field);
+      const text = fieldText(plan, field, p);
       if (text === undefined) return undefined;
       line += plan.prefix + text;
     }
