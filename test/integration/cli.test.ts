@@ -52,13 +52,27 @@ async function lsaApart(...args: string[]): Promise<{ code: number | null; stdou
 
 const withConfig = () => ['--config', pipeline.configFile, '--env-file', pipeline.envFile];
 
+/**
+ * `lsa <command> --help`, run once per command and shared by the tests that read it: each run is a process
+ * start (0.5–2 s), and the same command line answers the same text.
+ */
+const flagHelps = new Map<string, ReturnType<typeof lsa>>();
+function flagHelp(name: string): ReturnType<typeof lsa> {
+  let help = flagHelps.get(name);
+  if (!help) {
+    help = lsa(name, '--help');
+    flagHelps.set(name, help);
+  }
+  return help;
+}
+
 describe('lsa', () => {
   it('prints help for every command', async () => {
     const overview = await lsa('--help');
     expect(overview.code).toBe(0);
     for (const name of ['demo', 'start', 'run', 'status', 'reset', 'config', 'emulators']) {
       expect(overview.output).toContain(`  ${name}`);
-      const help = await lsa(name, '--help');
+      const help = await flagHelp(name);
       expect(help.code, name).toBe(0);
       expect(help.output).toContain(`Usage: lsa ${name}`);
     }
@@ -74,8 +88,7 @@ describe('lsa', () => {
   it.each(Object.keys(COMMAND_SUMMARIES))(
     '%s: help <command> is --help, with examples and exit codes',
     async (name) => {
-      const viaHelp = await lsa('help', name);
-      const viaFlag = await lsa(name, '--help');
+      const [viaHelp, viaFlag] = await Promise.all([lsa('help', name), flagHelp(name)]);
       expect(viaHelp.code).toBe(0);
       expect(viaHelp.output).toBe(viaFlag.output);
       expect(viaFlag.output).toMatch(new RegExp(`\\nExamples:\\n  lsa ${name}\\b`));
