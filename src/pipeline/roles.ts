@@ -4,7 +4,17 @@ import type { z } from 'zod';
 import { verifyExportFieldsAtWorkerStart } from '../doctor/worker-start.ts';
 import { warnThrottled } from '../logging.ts';
 import { createNotifier, type Notifier } from '../notify/webhook.ts';
-import { catalog, type Payload, type QueueKey, queueName, queuesOfRole, type Role } from './catalog.ts';
+import { loadNotComing } from './batching/batching.ts';
+import {
+  catalog,
+  type Payload,
+  type QueueKey,
+  queueName,
+  queuesOfRole,
+  type Role,
+  type UploadPayload,
+  type WindowRef,
+} from './catalog.ts';
 import { connectRedis, type PipelineContext } from './context.ts';
 import { isFinalFailure, observeJobs } from './job-telemetry.ts';
 import { recoverDeadNodes } from './node-recovery.ts';
@@ -128,11 +138,29 @@ function track(context: PipelineContext, worker: Worker, notifier: Notifier): Wo
     warnThrottled(context.logger, 'redis', { queue: worker.name, err: error.message }, 'worker error'),
   );
   worker.on('failed', (job: Job | undefined, error: Error) => {
-    if (job && isFinalFailure(job, error))
-      context.logger.error({ queue: worker.name, jobId: job.id, err: error.message }, 'job failed for good');
+    if (!job || !isFinalFailure(job, error)) return;
+    context.logger.error({ queue: worker.name, jobId: job.id, err: error.message }, 'job failed for good');
+    // Its window will not load until an operator retries it: its table's next batch does not wait for it.
+    const window = plannedWindow(job.data);
+    if (window) loadNotComing(context, window).catch(() => undefined);
   });
   observeJobs(context, worker, notifier);
   return worker;
+}
+
+/** The window a failed extract, upload or load job was for, from its payload. */
+function plannedWindow(data: unknown): WindowRef | undefined {
+  const payload = data as Partial<UploadPayload & WindowRef>;
+  const source = payload.manifest ? { ...payload.manifest, plan: payload.plan } : payload;
+  const { instanceId, exportName, plan, window } = source;
+  if (!instanceId || !exportName || plan === undefined || !window) return undefined;
+  return {
+    instanceId,
+    exportName,
+    plan,
+    window,
+    ...(payload.backfill ? { backfill: payload.backfill } : {}),
+  };
 }
 
 /** A tiny /healthz server for container health checks of processes that have no dashboard. */

@@ -4,7 +4,7 @@ import { startBigQueryEmulator } from 'lsa-emulators/bigquery';
 import { MemoryObjectStore } from 'lsa-emulators/gcs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBigQuery } from '../../src/bigquery/client.ts';
-import { type LoadRequest, loadBatch, loadWindow } from '../../src/bigquery/load.ts';
+import { type LoadRequest, loadBatch, loadWindow, type StagedWindow } from '../../src/bigquery/load.ts';
 import { tableSpec } from '../../src/bigquery/schema.ts';
 import { ensureDataset } from '../../src/bigquery/tables.ts';
 import { builtInExport } from '../../src/exports/registry.ts';
@@ -195,7 +195,7 @@ describe('batches, pruning, snapshots, quarantine', () => {
     cursorRange: { minMs: Date.parse(`${day}T10:00:00Z`), maxMs: Date.parse(`${day}T10:00:00Z`) },
     extractedAt: extractedAt(day),
   });
-  const batch = (spec = history, windows: ReturnType<typeof windowOf>[], key: string, attempt = 0) =>
+  const batch = (spec = history, windows: StagedWindow[], key: string, attempt = 0) =>
     loadBatch({
       bigquery,
       projectId: PROJECT,

@@ -178,6 +178,31 @@ describe('batched loads', () => {
     }
   }, 120_000);
 
+  it("a batch waits for the windows the fan-out planned: a slow instance's windows still join the one batch of the cycle, and empty windows do not hold it", async () => {
+    // Quiet is short: without waiting for planned windows, the slow instance's would open a second batch.
+    const pipeline = await pipelineWith(
+      [instance('fast', 21), instance('slow', 22)],
+      '    maxWait: 60s\n    quiet: 200ms',
+    );
+    // Each of the slow instance's Looker queries (a count and a page per window) first waits 700 ms.
+    pipeline.stack.looker.instance('slow').faults.inject({ kind: 'latency', ms: 700, times: 100 });
+    const report = await runOnce(pipeline.context, { timeoutMs: 90_000 });
+    expect(report.windows.filter((w) => w.state !== 'committed')).toEqual([]);
+    const loaded = await loadOutcomes(pipeline);
+    // Days before each instance's history are empty: they commit at extract and are not waited for.
+    expect(loaded.length).toBeGreaterThanOrEqual(6);
+    expect(report.windows.length).toBeGreaterThan(loaded.length);
+    expect(new Set(loaded.map((o) => o.batchJobId))).toEqual(
+      new Set([catalog.loadBatch.jobId({ exportName: 'history', batch: 1 })]),
+    );
+    expect(await jobIds(pipeline, 'lsa_stage_history_')).toHaveLength(1);
+    // Nothing is left expected: every planned window joined or was let go.
+    expect(await pipeline.context.redis.zcard(`${pipeline.config.redis.prefix}:batch-expected:history`)).toBe(
+      0,
+    );
+    await assertExact(pipeline, ['fast', 'slow']);
+  });
+
   it('a window whose object BigQuery refuses leaves the batch; the others commit; it fails alone, naming the problem', async () => {
     const pipeline = await pipelineWith(
       [instance('good', 21), instance('bad', 22, 1)],

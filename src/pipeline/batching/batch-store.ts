@@ -6,6 +6,11 @@ import type { CursorRange, ExtractWindow } from '../../window.ts';
 // holds it and what came of it. Joining and closing are Lua scripts, so a window either joins a batch before it
 // closes (and is loaded by it) or finds it closed and opens the next one: never both, never neither.
 //
+// Per target table, the windows a fan-out planned are "expected" (a sorted set of their load job ids, each with
+// the time after which it is no longer waited for): a batch stays open while windows of its table are still
+// expected, and runs as soon as the last one joins — one batch per table per cycle when the cycle's extracts
+// finish within maxWait — while an empty window, or one whose extract failed, is forgotten or outlived.
+//
 // Batch states: open (windows may join) → full (maxWindows/maxBytes reached: no more joins, run now) → closed (its
 // job took the window list) → done. Window outcomes: pending → committed | rejected (BigQuery refused its rows: it
 // is loaded alone) | failed (its batch failed for good: its job retries and joins a new batch).
@@ -58,11 +63,12 @@ export type Closing =
   | { kind: 'wait'; untilMs: number }
   | { kind: 'closed'; windows: BatchWindow[]; rejected: Set<string> };
 
-// KEYS: table counter, batch n, batch n+1, window hash. ARGV: n, load job id, entry, bytes, now, maxWindows,
-// maxBytes, export. Returns {-1} when the counter moved since it was read (the caller reads it again), else
-// {batch, windows, bytes, full}. A window already pending in a batch gets that batch back (idempotent).
+// KEYS: table counter, batch n, batch n+1, window hash, table's expected windows. ARGV: n, load job id, entry,
+// bytes, now, maxWindows, maxBytes, export. Returns {-1} when the counter moved since it was read (the caller reads
+// it again), else {batch, windows, bytes, full}: full also when this window was the last one expected. A window
+// already pending in a batch gets that batch back (idempotent).
 const JOIN = `
-local counter, current, nextBatch, windowKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local counter, current, nextBatch, windowKey, expected = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local n, id, entry, bytes, now = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local maxWindows, maxBytes = tonumber(ARGV[6]), tonumber(ARGV[7])
 if redis.call('HGET', windowKey, 'outcome') == 'pending' then
@@ -80,7 +86,8 @@ redis.call('HSET', key, 'w:' .. id, entry, 'lastAt', now)
 local windows = redis.call('HINCRBY', key, 'windows', 1)
 local total = redis.call('HINCRBY', key, 'bytes', bytes)
 local full = 0
-if windows >= maxWindows or total >= maxBytes then
+local last = redis.call('ZREM', expected, id) == 1 and redis.call('ZCOUNT', expected, now, '+inf') == 0
+if windows >= maxWindows or total >= maxBytes or last then
   redis.call('HSET', key, 'state', 'full')
   full = 1
 end
@@ -89,15 +96,19 @@ redis.call('HSET', windowKey, 'export', ARGV[8], 'batch', tostring(batch), 'outc
 return {batch, windows, total, full, 0}
 `;
 
-// KEYS: batch. ARGV: now, maxWait, quiet. Returns {'wait', until} while an open batch may still grow, else
-// {'closed', field, value, …} with every field of the batch (it is closed from now on).
+// KEYS: batch, table's expected windows. ARGV: now, maxWait, quiet. Returns {'wait', until} while an open batch
+// may still grow, else {'closed', field, value, …} with every field of the batch (it is closed from now on). While
+// windows are expected, the batch does not close for being quiet: it looks again every quiet interval (an empty
+// window leaves the expected set without joining), and closes at maxWait at the latest.
 const CLOSE = `
-local batch = KEYS[1]
+local batch, expected = KEYS[1], KEYS[2]
 local now, maxWait, quiet = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local state = redis.call('HGET', batch, 'state')
 if state == 'open' then
-  local closeAt = math.min(tonumber(redis.call('HGET', batch, 'openedAt')) + maxWait,
-    tonumber(redis.call('HGET', batch, 'lastAt')) + quiet)
+  local deadline = tonumber(redis.call('HGET', batch, 'openedAt')) + maxWait
+  local closeAt = math.min(deadline, tonumber(redis.call('HGET', batch, 'lastAt')) + quiet)
+  redis.call('ZREMRANGEBYSCORE', expected, '-inf', '(' .. now)
+  if now < deadline and redis.call('ZCARD', expected) > 0 then closeAt = math.min(deadline, now + quiet) end
   if now < closeAt then return {'wait', tostring(closeAt)} end
 end
 if state == 'open' or state == 'full' then redis.call('HSET', batch, 'state', 'closed') end
@@ -131,8 +142,8 @@ export class BatchStore {
     private readonly redis: Redis,
     private readonly prefix: string,
   ) {
-    redis.defineCommand('lsaBatchJoin', { numberOfKeys: 4, lua: JOIN });
-    redis.defineCommand('lsaBatchClose', { numberOfKeys: 1, lua: CLOSE });
+    redis.defineCommand('lsaBatchJoin', { numberOfKeys: 5, lua: JOIN });
+    redis.defineCommand('lsaBatchClose', { numberOfKeys: 2, lua: CLOSE });
     redis.defineCommand('lsaBatchSettle', { numberOfKeys: 1, lua: SETTLE });
   }
 
@@ -153,6 +164,22 @@ export class BatchStore {
     return `${this.prefix}:batch-window:${loadJobId}`;
   }
 
+  /** The table's expected windows: load job ids scored by when they stop being waited for (epoch ms). */
+  private expectedKey(exportName: string): string {
+    return `${this.prefix}:batch-expected:${exportName}`;
+  }
+
+  /** Windows a fan-out planned: their table's open batch waits for them until `untilMs`. */
+  async expect(exportName: string, loadJobIds: string[], untilMs: number): Promise<void> {
+    if (loadJobIds.length === 0) return;
+    await this.redis.zadd(this.expectedKey(exportName), ...loadJobIds.flatMap((id) => [untilMs, id]));
+  }
+
+  /** A planned window that will never join (its extract found no rows): its table's batch stops waiting for it. */
+  async unexpect(exportName: string, loadJobId: string): Promise<void> {
+    await this.redis.zrem(this.expectedKey(exportName), loadJobId);
+  }
+
   async join(window: BatchWindow, limits: BatchLimits, nowMs: number): Promise<Joined & { again: boolean }> {
     const counter = this.counterKey(window.exportName);
     for (;;) {
@@ -162,6 +189,7 @@ export class BatchStore {
         this.batchKey(window.exportName, n),
         this.batchKey(window.exportName, n + 1),
         this.windowKey(window.loadJobId),
+        this.expectedKey(window.exportName),
         String(n),
         window.loadJobId,
         JSON.stringify(window),
@@ -188,10 +216,14 @@ export class BatchStore {
     }
   }
 
-  /** Closes the batch when it is due (full, maxWait since it opened, or quiet since the last join). */
+  /**
+   * Closes the batch when it is due: full (or its last expected window joined), maxWait since it opened, or quiet
+   * since the last join with no window of its table still expected.
+   */
   async close(exportName: string, batch: number, limits: BatchLimits, nowMs: number): Promise<Closing> {
     const reply = await this.scripts.lsaBatchClose(
       this.batchKey(exportName, batch),
+      this.expectedKey(exportName),
       String(nowMs),
       String(limits.maxWaitMs),
       String(limits.quietMs),

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { catalog } from '../catalog.ts';
+import { catalog, type WindowRef } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import { BatchStore } from './batch-store.ts';
 
@@ -48,4 +48,28 @@ export async function ensureBatchJob(
     await (await queue.getJob(jobId))?.promote().catch(() => undefined);
   }
   return jobId;
+}
+
+/**
+ * The table's open load batch waits for windows just planned (up to maxWait), so one cycle's windows of a table
+ * load as one batch instead of in pieces as they trickle in.
+ */
+export async function expectLoads(
+  context: PipelineContext,
+  exportName: string,
+  windows: WindowRef[],
+): Promise<void> {
+  const { maxWindows, maxWaitMs } = context.config.load.batch;
+  if (maxWindows === 1) return;
+  await batching(context).store.expect(
+    exportName,
+    windows.map((w) => catalog.load.jobId(w)),
+    Date.now() + maxWaitMs,
+  );
+}
+
+/** A planned window that will not load (its extract found no rows): its table's batch stops waiting for it. */
+export async function loadNotComing(context: PipelineContext, window: WindowRef): Promise<void> {
+  if (context.config.load.batch.maxWindows === 1) return;
+  await batching(context).store.unexpect(window.exportName, catalog.load.jobId(window));
 }

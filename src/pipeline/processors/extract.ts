@@ -6,6 +6,7 @@ import { RetryAfterError } from '../../errors.ts';
 import { extractWindow } from '../../looker/extract.ts';
 import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
+import { loadNotComing } from '../batching/batching.ts';
 import { catalog, type ExtractPayload, type ExtractResult, runTag } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import { jobName } from '../job-names.ts';
@@ -146,6 +147,7 @@ export async function processExtract(
       data.exportName,
       windowId(data.window),
     );
+    await loadNotComing(context, data);
     return { rows: 0, ...counts, loadJobId: null, watermark };
   }
   const loadData = {

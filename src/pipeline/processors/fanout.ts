@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import type { InstanceConfig, ResolvedExport } from '../../config/model.ts';
 import { parseWindowId, windowId } from '../../window.ts';
+import { expectLoads } from '../batching/batching.ts';
 import { InstanceBudget } from '../budget/planner.ts';
 import { catalog, type TickPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
@@ -175,6 +176,11 @@ async function planExport(
     };
   });
   await context.queues.extract.addBulk(jobs);
+  await expectLoads(
+    context,
+    exportName,
+    jobs.map((j) => j.data),
+  );
   if (budget && admitted?.ok) await budget.recordPlan(resolved, nowMs, admitted.estimate);
   summary.planned.push({
     instanceId: instance.id,
