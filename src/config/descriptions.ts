@@ -82,8 +82,10 @@ export const SETTING_DESCRIPTIONS: Record<string, string> = {
   'notify.checkInterval': 'How often the scheduler looks for stale exports.',
   load: 'Loading into BigQuery.',
   'load.batch': 'Windows of one table ready close together share one load job and one MERGE.',
-  'load.batch.maxWait': 'The longest a window waits for its batch to close.',
-  'load.batch.quiet': 'A batch closes sooner once no window joined it for this long.',
+  'load.batch.maxWait':
+    'The longest a batch stays open waiting for the windows its table’s fan-out planned (it closes when the last one joins).',
+  'load.batch.quiet':
+    'With no planned window still expected, a batch closes once no window joined it for this long.',
   'load.batch.maxWindows': 'Windows per batch; 1 loads every window alone.',
   'load.batch.maxBytes': 'Gzipped bytes of a batch’s objects: 500MB, 10GB, 1TB, or a number of bytes.',
   dashboard: 'Bull Board, status page, reports, health and metrics.',

@@ -229,9 +229,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       batch: z
         .strictObject({
-          /** The longest a window waits for its batch to close. */
-          maxWait: duration.default('60s'),
-          /** A batch closes sooner once no window joined it for this long. */
+          /**
+           * The longest a batch stays open: it waits for the windows its table's fan-out planned and closes when
+           * the last one joins, or at maxWait (a window still extracting, or retrying, then loads in the next).
+           */
+          maxWait: duration.default('5m'),
+          /** With no planned window still expected, a batch closes once no window joined it for this long. */
           quiet: duration.default('2s'),
           /** 1 loads every window alone (one load job and one MERGE per window). At most 10,000 objects a job. */
           maxWindows: z.int().min(1).max(10_000).default(500),
