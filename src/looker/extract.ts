@@ -411,45 +411,63 @@ class ExtractRun {
     let lastKey: unknown;
     this.queries++;
     await this.request.client.streamQuery(body, async (chunk) => {
-      const ready: ConvertedRow[] = [];
-      reader.push(chunk, (json) => {
-        const row = this.converter.fromJson(json, reader.rows - 1);
-        const lookerError = row.picked[PICKED_LOOKER_ERROR];
-        if (lookerError !== undefined) {
-          throw new Error(`Looker reported a query error: ${String(lookerError)}`);
-        }
-        lastKey = row.picked[PICKED_KEY];
-        const release = accept(row);
-        if (release) for (const r of release) ready.push(r);
-      });
-      await this.writeRows(ready, bounds);
+      // Each released row is written as it is converted, so its line dies young (V8's young generation stays
+      // small); the writer keeps lines in order without waiting, and gzip's back-pressure is awaited per chunk.
+      const waits: Promise<void>[] = [];
+      try {
+        reader.push(chunk, (json) => {
+          const row = this.converter.fromJson(json, reader.rows - 1);
+          const lookerError = row.picked[PICKED_LOOKER_ERROR];
+          if (lookerError !== undefined) {
+            throw new Error(`Looker reported a query error: ${String(lookerError)}`);
+          }
+          lastKey = row.picked[PICKED_KEY];
+          const release = accept(row);
+          if (release) {
+            for (const r of release) {
+              const wait = this.writeRow(r, bounds);
+              if (wait) waits.push(wait);
+            }
+          }
+        });
+      } catch (error) {
+        for (const wait of waits) wait.catch(() => undefined); // the error that stopped the page is the one told
+        throw error;
+      }
+      if (waits.length > 0) await Promise.all(waits);
     });
     reader.finish();
     return { rows: reader.rows, lastKey };
   }
 
-  /** Writes rows whose cursor falls in the window: good rows as lines, bad ones as quarantine lines. */
   private async writeRows(rows: ConvertedRow[], bounds: CursorBounds | undefined): Promise<void> {
-    const openField = this.definition.openWhileNull;
     for (const row of rows) {
-      this.rowsSeen++;
-      let cursorMs: number | undefined;
-      if (bounds) {
-        cursorMs = this.cursorMs(row.picked[PICKED_CURSOR]);
-        if (cursorMs < bounds.startMs || cursorMs >= bounds.endMs) continue;
-      }
-      if (row.badReason !== undefined) this.quarantined++;
-      else this.widenCursorRange(row.picked[PICKED_CURSOR], cursorMs);
-      const key = row.picked[PICKED_KEY];
-      if (openField && row.picked[PICKED_OPEN] === null && typeof key === 'number') {
-        const cursor = row.picked[PICKED_CURSOR];
-        cursorMs ??= this.cursor && typeof cursor === 'string' ? this.cursorMs(cursor) : 0;
-        this.openRows.push({ key, cursorMs });
-      }
-      // Most lines only fill the writer's batch: waiting on nothing would still cost a turn per row.
-      const drained = this.writer.writeLine(row.line);
-      if (drained) await drained;
+      const wait = this.writeRow(row, bounds);
+      if (wait) await wait;
     }
+  }
+
+  /**
+   * Writes a row whose cursor falls in the window: a good row as its line, a bad one as its quarantine line.
+   * A promise only when the writer asks to wait (gzip's back-pressure): most rows cost none.
+   */
+  private writeRow(row: ConvertedRow, bounds: CursorBounds | undefined): Promise<void> | undefined {
+    const openField = this.definition.openWhileNull;
+    this.rowsSeen++;
+    let cursorMs: number | undefined;
+    if (bounds) {
+      cursorMs = this.cursorMs(row.picked[PICKED_CURSOR]);
+      if (cursorMs < bounds.startMs || cursorMs >= bounds.endMs) return undefined;
+    }
+    if (row.badReason !== undefined) this.quarantined++;
+    else this.widenCursorRange(row.picked[PICKED_CURSOR], cursorMs);
+    const key = row.picked[PICKED_KEY];
+    if (openField && row.picked[PICKED_OPEN] === null && typeof key === 'number') {
+      const cursor = row.picked[PICKED_CURSOR];
+      cursorMs ??= this.cursor && typeof cursor === 'string' ? this.cursorMs(cursor) : 0;
+      this.openRows.push({ key, cursorMs });
+    }
+    return this.writer.writeLine(row.line);
   }
 
   /** A good row's cursor joins the range; a good row without one (or an export without a cursor) voids it. */
