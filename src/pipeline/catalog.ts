@@ -4,7 +4,7 @@ import type { PipelineConfig } from '../config/model.ts';
 import type { UploadResult } from '../gcs/upload.ts';
 import { EXPORT_NAME_PATTERN, INSTANCE_ID_PATTERN } from '../names.ts';
 import { spoolManifestSchema } from '../spool/manifest.ts';
-import { windowId, windowSchema } from '../window.ts';
+import { type CursorRange, windowId, windowSchema } from '../window.ts';
 
 // The job catalog: every queue's name, payload schema, result type, attempts and backoff, retention, job-id
 // builder, the role whose workers consume it and their concurrency, in one place. Producers, workers and flows
@@ -63,6 +63,8 @@ export const loadPayload = z.strictObject({
   backfill,
   window: windowSchema,
   rows: z.int().min(1),
+  /** How long the window's extract took (ms), for its `_lsa_runs` row. */
+  extractMs: z.int().min(0).optional(),
 });
 
 /** A batch of windows of one target table (the export's table), numbered per table. */
@@ -93,7 +95,16 @@ export interface ExtractResult {
   loadJobId: string | null;
 }
 
-export type { UploadResult };
+/**
+ * An upload's result: its object, and what the window's load needs of its manifest (rows' extraction time,
+ * quarantined lines, cursor range) and for its `_lsa_runs` row — so the load reads its child's return value only.
+ */
+export interface UploadOutcome extends UploadResult {
+  extractedAt?: string;
+  quarantined?: number;
+  cursorRange?: CursorRange | null;
+  uploadMs?: number;
+}
 
 export interface LoadResult {
   uri: string;
@@ -171,7 +182,7 @@ export const catalog = {
     /** One upload queue per node: the spool file lives on the disk of the node that extracted it. */
     queue: (nodeId: string) => `${UPLOAD_QUEUE_PREFIX}${nodeId}`,
     schema: uploadPayload,
-    ...returns<UploadResult>(),
+    ...returns<UploadOutcome>(),
     role: 'worker',
     concurrency: (workers: WorkersConfig) => workers.uploadConcurrency,
     options: (base: number): JobsOptions => ({ attempts: 8, backoff: backoff(base, 1), ...retention }),

@@ -77,10 +77,20 @@ describe('_lsa_runs', () => {
       loads.map((l) => `${l.data.exportName} ${windowId(l.data.window)} p${l.data.plan}`).sort(),
     );
     const jobIds = await bigQueryJobIds();
-    const runsJobs = jobIds.filter((id) => id.startsWith('lsa_runs_'));
     const batches = new Set(loads.map((l) => l.outcome.batchJobId ?? `alone ${windowId(l.data.window)}`));
-    // One `_lsa_runs` statement per batch, not per window.
-    expect(runsJobs.length).toBe(batches.size);
+    // One `_lsa_runs` statement per batch, not per window: a statement of the batch's script.
+    const scripts = jobIds.filter((id) => id.startsWith('lsa_merge_'));
+    expect(scripts).toHaveLength(batches.size);
+    for (const script of scripts) {
+      const [statements] = await pipeline.context.bigquery.getJobs({
+        parentJobId: script,
+        projection: 'full',
+      });
+      const runs = statements.filter((j) =>
+        String(j.metadata.configuration.query.query).includes('._lsa_runs`'),
+      );
+      expect(runs, script).toHaveLength(1);
+    }
     for (const load of loads) {
       const row = rows.find(
         (r) => r.export === load.data.exportName && r.window === windowId(load.data.window),
@@ -116,6 +126,8 @@ describe('_lsa_runs', () => {
     try {
       const batchJob = await queue.getJob(batchJobId!);
       expect(batchJob).toBeDefined();
+      // As its next attempt: fresh BigQuery job ids, so the script really runs again.
+      batchJob!.attemptsMade += 1;
       const replayed = await processLoadBatch(
         pipeline.context,
         batchJob!,
@@ -126,9 +138,9 @@ describe('_lsa_runs', () => {
     } finally {
       await queue.close();
     }
-    // The replay ran its own `_lsa_runs` statement (a new attempt's job id) and it matched every row.
-    expect((await bigQueryJobIds()).filter((id) => id.startsWith('lsa_runs_')).length).toBe(
-      runsJobs.length + 1,
+    // The replay ran its own script (a new attempt's job id), whose `_lsa_runs` statement matched every row.
+    expect((await bigQueryJobIds()).filter((id) => id.startsWith('lsa_merge_')).length).toBe(
+      scripts.length + 1,
     );
     expect(await runRows()).toEqual(rows);
   });

@@ -32,6 +32,9 @@ export interface BatchWindow {
   quarantined?: number;
   /** The cursor range of the window's good rows (from its manifest): bounds the partitions its MERGE reads. */
   cursorRange?: CursorRange | null;
+  /** How long its extract and upload took, for its `_lsa_runs` row. */
+  extractMs?: number;
+  uploadMs?: number;
 }
 
 export type WindowOutcome = 'pending' | 'committed' | 'rejected' | 'failed';

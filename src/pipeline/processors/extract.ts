@@ -157,6 +157,7 @@ export async function processExtract(
     ...(data.backfill === undefined ? {} : { backfill: data.backfill }),
     window: data.window,
     rows: result.rows,
+    extractMs: Date.now() - (job.processedOn ?? Date.now()),
   };
   await context.flow.add({
     name: jobName(data),

@@ -136,7 +136,7 @@ async function loadWindows(
         ...(w.quarantined === undefined ? {} : { quarantined: w.quarantined }),
         ...(w.cursorRange === undefined ? {} : { cursorRange: w.cursorRange }),
         ...(w.window.kind === 'snapshot' ? { snapshotAtMs: w.window.atMs } : {}),
-        run: await runRecord(context, w, {
+        run: runRecord(w, {
           batch: job.id!,
           attempts: job.attemptsMade + 1,
           startedMs: job.processedOn ?? Date.now(),

@@ -4,20 +4,11 @@ import { tableSpec } from '../../bigquery/schema.ts';
 import { ensureDataset } from '../../bigquery/tables.ts';
 import { findExport, findInstance } from '../../config/model.ts';
 import { NonRetryableError } from '../../errors.ts';
-import type { UploadResult } from '../../gcs/upload.ts';
-import type { SpoolManifest } from '../../spool/manifest.ts';
 import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
 import { batching, ensureBatchJob } from '../batching/batching.ts';
 import { runRecord } from '../batching/run-record.ts';
-import {
-  catalog,
-  type LoadPayload,
-  type LoadResult,
-  runTag,
-  UPLOAD_QUEUE_PREFIX,
-  type UploadPayload,
-} from '../catalog.ts';
+import { catalog, type LoadPayload, type LoadResult, runTag, type UploadOutcome } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 
 // The load job of one window. With `load.batch.maxWindows: 1` it loads its window alone (one load job, one
@@ -40,16 +31,16 @@ export async function processLoad(
   data: LoadPayload,
   token: string | undefined,
 ): Promise<LoadOutcome> {
-  const upload = await uploadOf(context, job);
   const limits = context.config.load.batch;
-  if (limits.maxWindows === 1) return loadAlone(context, job, data, upload);
+  if (limits.maxWindows === 1) return loadAlone(context, job, data, await uploadOf(job));
   const { store } = batching(context);
   const loadJobId = job.id!;
+  // Woken by its batch, a window usually finds its outcome here and needs nothing else.
   const registration = await store.registration(loadJobId);
   if (registration?.outcome === 'committed') return JSON.parse(registration.detail!) as LoadOutcome;
   if (registration?.outcome === 'rejected') {
     await job.log(`taken out of batch ${registration.batch}: ${registration.detail}; loading it alone`);
-    return loadAlone(context, job, data, upload);
+    return loadAlone(context, job, data, await uploadOf(job));
   }
   if (registration?.outcome === 'failed') {
     await store.forget(loadJobId);
@@ -68,6 +59,7 @@ export async function processLoad(
     }
     return wait(context, job, token, `still waiting for ${batchJobId} (${state})`);
   }
+  const upload = await uploadOf(job);
   const joined = await store.join(
     {
       loadJobId,
@@ -79,7 +71,7 @@ export async function processLoad(
       sourceUri: upload.uri,
       bytes: upload.bytes,
       rows: data.rows,
-      ...stagedFromManifest(upload),
+      ...stagedFrom(upload, data),
     },
     limits,
     Date.now(),
@@ -112,39 +104,22 @@ async function wait(
   throw new DelayedError();
 }
 
-interface UploadedWindow extends UploadResult {
-  /** From the upload job's manifest: `_extracted_at` of the window's rows, its quarantined lines, its cursor range. */
-  manifest?: Pick<SpoolManifest, 'extractedAt' | 'quarantined' | 'cursorRange'>;
+/** The window's upload: its child job's return value (the object, and what the load needs of its manifest). */
+async function uploadOf(job: Job): Promise<UploadOutcome> {
+  const children = Object.values(await job.getChildrenValues()) as UploadOutcome[];
+  const upload = children.find((value) => typeof value?.uri === 'string');
+  if (!upload) throw new Error(`load ${job.id}: its upload child reported no object`);
+  return upload;
 }
 
-async function uploadOf(context: PipelineContext, job: Job): Promise<UploadedWindow> {
-  const children = Object.entries(await job.getChildrenValues()) as [string, UploadResult][];
-  const found = children.find(([, value]) => typeof value?.uri === 'string');
-  if (!found) throw new Error(`load ${job.id}: its upload child reported no object`);
-  const [childKey, upload] = found;
-  const [queueName, jobId] = childKey.slice(context.config.redis.prefix.length + 1).split(/:(.*)/s) as [
-    string,
-    string,
-  ];
-  if (!queueName.startsWith(UPLOAD_QUEUE_PREFIX)) return upload;
-  const child = await context.queues.upload(queueName.slice(UPLOAD_QUEUE_PREFIX.length)).getJob(jobId);
-  const manifest = (child?.data as UploadPayload | undefined)?.manifest;
-  if (!manifest) return upload;
-  const { extractedAt, quarantined, cursorRange } = manifest;
+/** What a batch needs of a window beyond its object: as its extract and upload reported them. */
+function stagedFrom(upload: UploadOutcome, data: LoadPayload) {
   return {
-    ...upload,
-    manifest: { extractedAt, quarantined, ...(cursorRange === undefined ? {} : { cursorRange }) },
-  };
-}
-
-/** What the batch needs of a window's manifest: extraction time, quarantined lines, cursor range. */
-function stagedFromManifest(upload: UploadedWindow) {
-  const manifest = upload.manifest;
-  if (!manifest) return {};
-  return {
-    extractedAt: manifest.extractedAt,
-    quarantined: manifest.quarantined,
-    ...(manifest.cursorRange === undefined ? {} : { cursorRange: manifest.cursorRange }),
+    ...(upload.extractedAt === undefined ? {} : { extractedAt: upload.extractedAt }),
+    ...(upload.quarantined === undefined ? {} : { quarantined: upload.quarantined }),
+    ...(upload.cursorRange === undefined ? {} : { cursorRange: upload.cursorRange }),
+    ...(data.extractMs === undefined ? {} : { extractMs: data.extractMs }),
+    ...(upload.uploadMs === undefined ? {} : { uploadMs: upload.uploadMs }),
   };
 }
 
@@ -153,7 +128,7 @@ async function loadAlone(
   context: PipelineContext,
   job: Job,
   data: LoadPayload,
-  upload: UploadedWindow,
+  upload: UploadOutcome,
 ): Promise<LoadOutcome> {
   const instance = findInstance(context.config, data.instanceId);
   const resolved = findExport(instance, data.exportName);
@@ -177,11 +152,10 @@ async function loadAlone(
         windowId: planned,
         sourceUri: upload.uri,
         rows: data.rows,
-        ...stagedFromManifest(upload),
+        ...stagedFrom(upload, data),
         ...(data.window.kind === 'snapshot' ? { snapshotAtMs: data.window.atMs } : {}),
-        run: await runRecord(
-          context,
-          { ...data, loadJobId: job.id!, bytes: upload.bytes },
+        run: runRecord(
+          { ...data, ...stagedFrom(upload, data), bytes: upload.bytes },
           { attempts: job.attemptsMade + 1, startedMs: job.processedOn ?? Date.now() },
         ),
       },
