@@ -67,7 +67,7 @@ export type Closing =
   | { kind: 'closed'; windows: BatchWindow[]; rejected: Set<string> };
 
 // KEYS: table counter, batch n, batch n+1, window hash, table's expected windows. ARGV: n, load job id, entry,
-// bytes, now, maxWindows, maxBytes, export. Returns {-1} when the counter moved since it was read (the caller reads
+// bytes, now, maxWindows, maxBytes, export, TTL (seconds) of the batch and window hashes. Returns {-1} when the counter moved since it was read (the caller reads
 // it again), else {batch, windows, bytes, full}: full also when this window was the last one expected. A window
 // already pending in a batch gets that batch back (idempotent).
 const JOIN = `
@@ -96,6 +96,8 @@ if windows >= maxWindows or total >= maxBytes or last then
 end
 redis.call('DEL', windowKey)
 redis.call('HSET', windowKey, 'export', ARGV[8], 'batch', tostring(batch), 'outcome', 'pending')
+redis.call('EXPIRE', key, ARGV[9])
+redis.call('EXPIRE', windowKey, ARGV[9])
 return {batch, windows, total, full, 0}
 `;
 
@@ -201,6 +203,7 @@ export class BatchStore {
         String(limits.maxWindows),
         String(limits.maxBytes),
         window.exportName,
+        String(TTL_SECONDS),
       );
       if (result[0] === -1) continue; // another window opened a batch in between
       const [batch, windows, bytes, full, again] = result.map(Number) as [
@@ -210,11 +213,6 @@ export class BatchStore {
         number,
         number,
       ];
-      await this.redis
-        .multi()
-        .expire(this.batchKey(window.exportName, batch), TTL_SECONDS)
-        .expire(this.windowKey(window.loadJobId), TTL_SECONDS)
-        .exec();
       return { batch, windows, bytes, full: full === 1, again: again === 1 };
     }
   }

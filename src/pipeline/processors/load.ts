@@ -76,13 +76,18 @@ export async function processLoad(
     limits,
     Date.now(),
   );
-  const batchJobId = await ensureBatchJob(
-    context,
-    data.exportName,
-    joined.batch,
-    Math.min(limits.quietMs, limits.maxWaitMs),
-    joined.full,
-  );
+  // The window that opened the batch adds its job; one that fills it runs it now; one joining again (after a
+  // crash, perhaps before the job was added) makes sure it exists. The others find it there.
+  const batchJobId =
+    joined.windows === 1 || joined.full || joined.again
+      ? await ensureBatchJob(
+          context,
+          data.exportName,
+          joined.batch,
+          Math.min(limits.quietMs, limits.maxWaitMs),
+          joined.full,
+        )
+      : catalog.loadBatch.jobId({ exportName: data.exportName, batch: joined.batch });
   return wait(
     context,
     job,
