@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ResolvedExport } from '../../src/config/model.ts';
 import type { ExportField } from '../../src/exports/types.ts';
+import { utcDateTimeText, wallTimeToUtcMs } from '../../src/looker/datetime.ts';
 import { FlatRowFields, parseRow } from '../../src/looker/json-rows.ts';
 import { BadRowError, type ConvertedRow, type RowConverter, rowConverter } from '../../src/looker/rows.ts';
 
@@ -103,8 +104,27 @@ function outcome(run: () => ConvertedRow): Outcome {
   }
 }
 
+/** Reference converters, one per converter under test: each remembers values (hashes, the last datetime) on its
+ * own, so a memo that answered wrongly on one path would show. */
+const references = new WeakMap<RowConverter, RowConverter>();
+function referenceFor(converter: RowConverter, timezone: string): RowConverter {
+  let other = references.get(converter);
+  if (!other) {
+    other = converterIn(timezone);
+    references.set(converter, other);
+  }
+  return other;
+}
+const zones = new WeakMap<RowConverter, string>();
+function converterFor(timezone: string): RowConverter {
+  const converter = converterIn(timezone);
+  zones.set(converter, timezone);
+  return converter;
+}
+
 function expectSame(converter: RowConverter, json: string, index = 0) {
-  const expected = outcome(() => reference(converter, json, index));
+  const other = referenceFor(converter, zones.get(converter) ?? 'UTC');
+  const expected = outcome(() => reference(other, json, index));
   const actual = outcome(() => converter.fromJson(json, index));
   const label = json.length > 300 ? `${json.slice(0, 300)}...` : json;
   if ('error' in expected || 'error' in actual) {
@@ -207,7 +227,7 @@ const VARIANTS: Record<string, unknown[]> = {
 describe('fromJson: the same line as toLine on the parsed row', () => {
   for (const zone of ['UTC', 'America/New_York', 'Australia/Lord_Howe']) {
     it(`one awkward value at a time, every field, zone ${zone}`, () => {
-      const converter = converterIn(zone);
+      const converter = converterFor(zone);
       expectSame(converter, JSON.stringify(GOOD));
       for (const [name, values] of Object.entries(VARIANTS)) {
         for (const value of values) expectSame(converter, JSON.stringify({ ...GOOD, [name]: value }));
@@ -216,7 +236,7 @@ describe('fromJson: the same line as toLine on the parsed row', () => {
   }
 
   it('rows whose text JSON.stringify would not write: escapes, exponents, big numbers, spacing, order, repeats', () => {
-    const converter = converterIn('UTC');
+    const converter = converterFor('UTC');
     const good = JSON.stringify(GOOD);
     const rows = [
       good.replace('"t.id":7', '"t.id":7e0'),
@@ -265,7 +285,7 @@ describe('fromJson: the same line as toLine on the parsed row', () => {
   });
 
   it('text JSON.parse refuses fails the same way, naming the row', () => {
-    const converter = converterIn('UTC');
+    const converter = converterFor('UTC');
     const good = JSON.stringify(GOOD);
     const invalid = [
       good.replace('"t.id":7', '"t.id":07'),
@@ -313,7 +333,7 @@ describe('fromJson: the same line as toLine on the parsed row', () => {
     };
     const pickOne = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
     for (const zone of ['UTC', 'Europe/Berlin']) {
-      const converter = converterIn(zone);
+      const converter = converterFor(zone);
       for (let n = 0; n < 3000; n++) {
         const row: Record<string, unknown> = {};
         for (const [name, values] of Object.entries(VARIANTS)) {
@@ -323,13 +343,20 @@ describe('fromJson: the same line as toLine on the parsed row', () => {
         }
         if (random() < 0.1) row[`extra.${n % 3}`] = pickOne([...VARIANTS['t.text']!, ...AWKWARD_TEXT]);
         const space = pickOne([undefined, undefined, undefined, 1, '\t', ' \n']);
-        expectSame(converter, JSON.stringify(row, null, space), n);
+        const result = expectSame(converter, JSON.stringify(row, null, space), n);
+        // outside UTC: the wall time moved to UTC, whatever the memo of the last value remembered
+        const local = row['t.local'];
+        if (zone !== 'UTC' && !('error' in result) && !result.badReason && typeof local === 'string') {
+          expect((JSON.parse(result.line) as { local: string }).local).toBe(
+            utcDateTimeText(wallTimeToUtcMs(local, zone)),
+          );
+        }
       }
     }
   });
 
   it('copies most values as they are written: a common row is byte for byte what toLine writes', () => {
-    const converter = converterIn('UTC');
+    const converter = converterFor('UTC');
     const json = JSON.stringify(GOOD);
     expect(converter.fromJson(json, 0).line).toBe(converter.toLine(JSON.parse(json)));
   });
