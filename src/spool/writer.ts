@@ -35,6 +35,8 @@ export class SpoolWriter {
   private rows = 0;
   private uncompressed = 0;
   private failed: unknown;
+  /** The wait for gzip's next drain, while one is pending. */
+  private drain: Promise<void> | undefined;
 
   private constructor(
     readonly file: string,
@@ -97,18 +99,23 @@ export class SpoolWriter {
   private send(chunk: Buffer): Promise<void> | undefined {
     this.uncompressed += chunk.length;
     if (this.gzip.write(chunk)) return undefined;
-    return new Promise<void>((resolve, reject) => {
+    // Chunks written before the caller waits share one wait for the next drain (one pair of listeners, not one
+    // per chunk).
+    this.drain ??= new Promise<void>((resolve, reject) => {
       const onDrain = () => {
         this.gzip.off('error', onError);
+        this.drain = undefined;
         resolve();
       };
       const onError = (error: Error) => {
         this.gzip.off('drain', onDrain);
+        this.drain = undefined;
         reject(error);
       };
       this.gzip.once('drain', onDrain);
       this.gzip.once('error', onError);
     });
+    return this.drain;
   }
 
   /** Flushes, closes and renames into place. */
