@@ -142,6 +142,9 @@ describe('_lsa_runs', () => {
     expect((await bigQueryJobIds()).filter((id) => id.startsWith('lsa_merge_')).length).toBe(
       scripts.length + 1,
     );
-    expect(await runRows()).toEqual(rows);
+    const after = await runRows();
+    const keyOf = (r: RunRow) => `${r.export} ${r.window} p${r.plan} ${r.batch} ${r.bigquery_job_ids}`;
+    expect(after.map(keyOf)).toEqual(rows.map(keyOf));
+    expect(after).toEqual(rows);
   });
 });
