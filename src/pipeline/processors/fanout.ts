@@ -175,12 +175,13 @@ async function planExport(
       },
     };
   });
-  await context.queues.extract.addBulk(jobs);
+  // Expected before the extracts exist: a window that joins its batch at once must find itself expected.
   await expectLoads(
     context,
     exportName,
     jobs.map((j) => j.data),
   );
+  await context.queues.extract.addBulk(jobs);
   if (budget && admitted?.ok) await budget.recordPlan(resolved, nowMs, admitted.estimate);
   summary.planned.push({
     instanceId: instance.id,
