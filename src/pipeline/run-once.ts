@@ -75,12 +75,19 @@ async function failure(context: PipelineContext, outcome: WindowOutcome): Promis
 }
 
 /** Rows of a committed window: what its load reported, else what its extract read. */
-async function committedRows(context: PipelineContext, outcome: WindowOutcome): Promise<number> {
+/**
+ * The rows of a window that left its plan's pending set, once everything of it has finished: its load job (when it
+ * had rows) completed too — a batch commits its windows first and wakes their load jobs after. Undefined until then.
+ */
+async function committedRows(context: PipelineContext, outcome: WindowOutcome): Promise<number | undefined> {
   const extract = await context.queues.extract.getJob(outcome.extractJobId);
   const value = resultOf(extract, 'extract');
   if (!value) return 0;
   if (value.loadJobId) {
-    const loaded = resultOf(await context.queues.load.getJob(value.loadJobId), 'load');
+    const load = await context.queues.load.getJob(value.loadJobId);
+    // Gone (retention) counts as finished; otherwise its result says it completed.
+    if (load && !load.finishedOn) return undefined;
+    const loaded = resultOf(load, 'load');
     if (typeof loaded?.rowsLoaded === 'number') return loaded.rowsLoaded;
   }
   return Math.max(0, value.rows);
@@ -105,8 +112,11 @@ async function follow(context: PipelineContext, windows: WindowOutcome[]): Promi
         outcome.state = 'failed';
         outcome.error = `its plan ${outcome.plan} was replaced by plan ${plan} (reset, or its jobs were removed)`;
       } else if (!stillPending.has(outcome.windowId)) {
-        outcome.state = 'committed';
-        outcome.rows = await committedRows(context, outcome);
+        const rows = await committedRows(context, outcome);
+        if (rows !== undefined) {
+          outcome.state = 'committed';
+          outcome.rows = rows;
+        }
       } else {
         const reason = await failure(context, outcome);
         if (reason !== undefined) {

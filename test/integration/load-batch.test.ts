@@ -208,15 +208,21 @@ describe('batched loads', () => {
       [instance('good', 21), instance('bad', 22, 1)],
       '    maxWait: 30s\n    quiet: 5s',
     );
+    // The batch must not run before the bad window's object is replaced: a window the batch expects (as if still
+    // extracting) holds it open until the test lets it go.
+    const expected = `${pipeline.config.redis.prefix}:batch-expected:history`;
+    await pipeline.context.redis.zadd(expected, Date.now() + 60_000, 'held-by-the-test');
     const run = runOnce(pipeline.context, { timeoutMs: 90_000 });
     // Once the bad instance's window waits in its batch, its object is replaced by one BigQuery refuses.
     const { store } = pipeline.stack.gcs;
     const { bucket, prefix } = pipeline.config.gcs;
+    // Every bad window with rows waits in the batch (none is still expected: joined, or empty and let go).
     await waitFor(
       async () =>
-        (await pipeline.context.queues.load.getJobs(['delayed'])).some((j) => j.data.instanceId === 'bad'),
+        (await pipeline.context.queues.load.getJobs(['delayed'])).some((j) => j.data.instanceId === 'bad') &&
+        !(await pipeline.context.redis.zrange(expected, 0, -1)).some((m) => m.startsWith('load-bad-')),
       60_000,
-      'the bad window to wait in its batch',
+      'the bad windows to wait in their batch',
     );
     const objects = store.listObjects(bucket, `${prefix}/bad/`);
     expect(objects.length).toBeGreaterThan(0);
@@ -229,6 +235,7 @@ describe('batched loads', () => {
         metadata: object.metadata,
       });
     }
+    await pipeline.context.redis.zrem(expected, 'held-by-the-test');
     const report = await run;
     const bad = report.windows.filter((w) => w.instanceId === 'bad' && w.state !== 'committed');
     expect(bad.length).toBeGreaterThan(0);
