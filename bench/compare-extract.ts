@@ -1,5 +1,4 @@
-import { startLookerEmulator } from 'lsa-emulators/looker';
-import { workerNodeOptions } from './extract.ts';
+import { startExtractTarget, workerNodeOptions } from './extract.ts';
 import { median, runChild } from './measure.ts';
 
 // Before/after for a change to the extract: `ours` of another checkout of this repository (its own src and
@@ -12,27 +11,7 @@ import { median, runChild } from './measure.ts';
 const [rowsText = '200000', otherCheckout, repeatText = '3'] = process.argv.slice(2);
 if (!otherCheckout) throw new Error('usage: compare-extract.ts <rows> <other checkout directory> [repeat]');
 const rows = Number(rowsText);
-const DAY = 86_400_000;
-const emulator = await startLookerEmulator({
-  instances: [
-    {
-      id: 'bench',
-      clientId: 'bench-client',
-      clientSecret: 'bench-secret',
-      seed: 7,
-      historyRows: rows,
-      historyDays: 5,
-      maxRowLimit: 10_000_000,
-    },
-  ],
-});
-const endMs = Math.floor(Date.now() / 1000) * 1000 + 1000;
-const args = [emulator.baseUrl('bench'), String(endMs - 7 * DAY), String(endMs)];
-const env: Record<string, string> = {
-  BENCH_CLIENT_ID: 'bench-client',
-  BENCH_CLIENT_SECRET: 'bench-secret',
-  BENCH_HASH_KEY: 'bench-hash-key-0123456789abcdef',
-};
+const { emulator, args, env } = await startExtractTarget(rows);
 const sides = [
   ['other', `${otherCheckout}/bench/extract-child.ts`, 'ours'],
   ['this', 'bench/extract-child.ts', 'ours'],

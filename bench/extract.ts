@@ -45,7 +45,11 @@ export function workerNodeOptions(dockerfile = readFileSync('Dockerfile', 'utf8'
   return flags;
 }
 
-export async function extractBench(options: ExtractBenchOptions): Promise<ExtractSummary> {
+/**
+ * A Looker emulator instance holding `rows` history rows, and what an extract child needs to read them all as one
+ * window: its arguments (base URL, window start and end) and environment (client id and secret, hash key).
+ */
+export async function startExtractTarget(rows: number) {
   const emulator = await startLookerEmulator({
     instances: [
       {
@@ -53,13 +57,13 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
         clientId: 'bench-client',
         clientSecret: 'bench-secret',
         seed: 7,
-        historyRows: options.rows,
+        historyRows: rows,
         historyDays: 5,
         maxRowLimit: 10_000_000,
       },
     ],
   });
-  const env = {
+  const env: Record<string, string> = {
     BENCH_CLIENT_ID: 'bench-client',
     BENCH_CLIENT_SECRET: 'bench-secret',
     BENCH_HASH_KEY: 'bench-hash-key-0123456789abcdef',
@@ -68,6 +72,11 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
   // most 1,000,000 (config schema): above that, ours reads the window in ⌈N / 1M⌉ + 1 keyset pages.
   const endMs = Math.floor(Date.now() / 1000) * 1000 + 1000;
   const args = [emulator.baseUrl('bench'), String(endMs - 7 * DAY), String(endMs)];
+  return { emulator, args, env };
+}
+
+export async function extractBench(options: ExtractBenchOptions): Promise<ExtractSummary> {
+  const { emulator, args, env } = await startExtractTarget(options.rows);
   const nodeOptions = options.nodeDefaults ? '' : workerNodeOptions();
   const results = new Map<string, ChildResult[]>();
   let breakdown: ChildResult | undefined;
