@@ -14,8 +14,8 @@ import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
 import type { BatchWindow } from '../batching/batch-store.ts';
 import { batching } from '../batching/batching.ts';
-import { runRecord } from '../batching/run-record.ts';
-import { type LoadBatchPayload, type LoadBatchResult, runTag } from '../catalog.ts';
+import { stagedWindow } from '../batching/staged-window.ts';
+import type { LoadBatchPayload, LoadBatchResult } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import type { LoadOutcome } from './load.ts';
 
@@ -126,22 +126,12 @@ async function loadWindows(
     spec: tableSpec(resolved.definition),
     strategy: resolved.settings.loadStrategy,
     batchKey: `b${data.batch}_${digest}`,
-    windows: await Promise.all(
-      windows.map(async (w) => ({
-        instanceId: w.instanceId,
-        windowId: `${windowId(w.window)}-${runTag(w)}`,
-        sourceUri: w.sourceUri,
-        rows: w.rows,
-        ...(w.extractedAt ? { extractedAt: w.extractedAt } : {}),
-        ...(w.quarantined === undefined ? {} : { quarantined: w.quarantined }),
-        ...(w.cursorRange === undefined ? {} : { cursorRange: w.cursorRange }),
-        ...(w.window.kind === 'snapshot' ? { snapshotAtMs: w.window.atMs } : {}),
-        run: runRecord(w, {
-          batch: job.id!,
-          attempts: job.attemptsMade + 1,
-          startedMs: job.processedOn ?? Date.now(),
-        }),
-      })),
+    windows: windows.map((w) =>
+      stagedWindow(w, {
+        batch: job.id!,
+        attempts: job.attemptsMade + 1,
+        startedMs: job.processedOn ?? Date.now(),
+      }),
     ),
     attempt: job.attemptsMade,
   });

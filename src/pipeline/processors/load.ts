@@ -6,9 +6,10 @@ import { findExport, findInstance } from '../../config/model.ts';
 import { NonRetryableError } from '../../errors.ts';
 import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
+import type { BatchWindow } from '../batching/batch-store.ts';
 import { batching, ensureBatchJob } from '../batching/batching.ts';
-import { runRecord } from '../batching/run-record.ts';
-import { catalog, type LoadPayload, type LoadResult, runTag, type UploadOutcome } from '../catalog.ts';
+import { stagedWindow } from '../batching/staged-window.ts';
+import { catalog, type LoadPayload, type LoadResult, type UploadOutcome } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 
 // The load job of one window. With `load.batch.maxWindows: 1` it loads its window alone (one load job, one
@@ -32,7 +33,7 @@ export async function processLoad(
   token: string | undefined,
 ): Promise<LoadOutcome> {
   const limits = context.config.load.batch;
-  if (limits.maxWindows === 1) return loadAlone(context, job, data, await uploadOf(job));
+  if (limits.maxWindows === 1) return loadAlone(context, job, data);
   const { store } = batching(context);
   const loadJobId = job.id!;
   // Woken by its batch, a window usually finds its outcome here and needs nothing else.
@@ -40,7 +41,7 @@ export async function processLoad(
   if (registration?.outcome === 'committed') return JSON.parse(registration.detail!) as LoadOutcome;
   if (registration?.outcome === 'rejected') {
     await job.log(`taken out of batch ${registration.batch}: ${registration.detail}; loading it alone`);
-    return loadAlone(context, job, data, await uploadOf(job));
+    return loadAlone(context, job, data);
   }
   if (registration?.outcome === 'failed') {
     await store.forget(loadJobId);
@@ -59,23 +60,7 @@ export async function processLoad(
     }
     return wait(context, job, token, `still waiting for ${batchJobId} (${state})`);
   }
-  const upload = await uploadOf(job);
-  const joined = await store.join(
-    {
-      loadJobId,
-      instanceId: data.instanceId,
-      exportName: data.exportName,
-      plan: data.plan,
-      ...(data.backfill === undefined ? {} : { backfill: data.backfill }),
-      window: data.window,
-      sourceUri: upload.uri,
-      bytes: upload.bytes,
-      rows: data.rows,
-      ...stagedFrom(upload, data),
-    },
-    limits,
-    Date.now(),
-  );
+  const joined = await store.join(await batchWindow(job, data), limits, Date.now());
   // The window that opened the batch adds its job; one that fills it runs it now; one joining again (after a
   // crash, perhaps before the job was added) makes sure it exists. The others find it there.
   const batchJobId =
@@ -109,17 +94,24 @@ async function wait(
   throw new DelayedError();
 }
 
-/** The window's upload: its child job's return value (the object, and what the load needs of its manifest). */
-async function uploadOf(job: Job): Promise<UploadOutcome> {
+/**
+ * The window as a batch holds it: its object, from the upload child's return value (which also carries what the
+ * extract's manifest says of its rows, and the upload's duration), and what the load job's payload says.
+ */
+async function batchWindow(job: Job, data: LoadPayload): Promise<BatchWindow> {
   const children = Object.values(await job.getChildrenValues()) as UploadOutcome[];
   const upload = children.find((value) => typeof value?.uri === 'string');
   if (!upload) throw new Error(`load ${job.id}: its upload child reported no object`);
-  return upload;
-}
-
-/** What a batch needs of a window beyond its object: as its extract and upload reported them. */
-function stagedFrom(upload: UploadOutcome, data: LoadPayload) {
   return {
+    loadJobId: job.id!,
+    instanceId: data.instanceId,
+    exportName: data.exportName,
+    plan: data.plan,
+    ...(data.backfill === undefined ? {} : { backfill: data.backfill }),
+    window: data.window,
+    sourceUri: upload.uri,
+    bytes: upload.bytes,
+    rows: data.rows,
     ...(upload.extractedAt === undefined ? {} : { extractedAt: upload.extractedAt }),
     ...(upload.quarantined === undefined ? {} : { quarantined: upload.quarantined }),
     ...(upload.cursorRange === undefined ? {} : { cursorRange: upload.cursorRange }),
@@ -129,20 +121,16 @@ function stagedFrom(upload: UploadOutcome, data: LoadPayload) {
 }
 
 /** One window, one load job and one MERGE (`maxWindows: 1`, or a window taken out of its batch). */
-async function loadAlone(
-  context: PipelineContext,
-  job: Job,
-  data: LoadPayload,
-  upload: UploadOutcome,
-): Promise<LoadOutcome> {
+async function loadAlone(context: PipelineContext, job: Job, data: LoadPayload): Promise<LoadOutcome> {
   const instance = findInstance(context.config, data.instanceId);
   const resolved = findExport(instance, data.exportName);
   const { bigquery: bq } = context.config;
   await ensureDataset(context.bigquery, bq.dataset, bq.location);
-  const id = windowId(data.window);
-  // BigQuery job ids and the staging table name include the plan (or the backfill): a window planned again
-  // (after a reset), or backfilled, must not find the jobs of another plan and take their result for its own.
-  const planned = `${id}-${runTag(data)}`;
+  const window = await batchWindow(job, data);
+  const staged = stagedWindow(window, {
+    attempts: job.attemptsMade + 1,
+    startedMs: job.processedOn ?? Date.now(),
+  });
   const result = await loadBatch({
     bigquery: context.bigquery,
     projectId: bq.projectId,
@@ -150,23 +138,11 @@ async function loadAlone(
     location: bq.location,
     spec: tableSpec(resolved.definition),
     strategy: resolved.settings.loadStrategy,
-    batchKey: `${instance.id}_${planned}`,
-    windows: [
-      {
-        instanceId: instance.id,
-        windowId: planned,
-        sourceUri: upload.uri,
-        rows: data.rows,
-        ...stagedFrom(upload, data),
-        ...(data.window.kind === 'snapshot' ? { snapshotAtMs: data.window.atMs } : {}),
-        run: runRecord(
-          { ...data, ...stagedFrom(upload, data), bytes: upload.bytes },
-          { attempts: job.attemptsMade + 1, startedMs: job.processedOn ?? Date.now() },
-        ),
-      },
-    ],
+    batchKey: `${instance.id}_${staged.windowId}`,
+    windows: [staged],
     attempt: job.attemptsMade,
   });
+  const id = windowId(data.window);
   let watermark: string | null = null;
   if (data.backfill === undefined) {
     ({ watermark } = await context.exportState.commitWindow(instance.id, data.exportName, id));
@@ -180,7 +156,7 @@ async function loadAlone(
     `loaded ${result.rowsLoaded} rows (${result.inserted} inserted, ${result.updated} updated, ${result.quarantined} quarantined) by ${result.jobIds.join(', ')}; watermark ${watermark ?? 'unchanged'}`,
   );
   return {
-    uri: upload.uri,
+    uri: window.sourceUri,
     rowsLoaded: result.rowsLoaded,
     quarantined: result.quarantined,
     inserted: result.inserted,
