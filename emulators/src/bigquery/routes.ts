@@ -235,15 +235,12 @@ function listJobs(context: RouteContext, projectId: string, query: Query) {
         (minCreation === undefined || job.creationTime >= minCreation) &&
         (maxCreation === undefined || job.creationTime <= maxCreation),
     );
-  const offset = decodePageOffset(query.get('pageToken'), null);
-  const maxResults = positiveInteger(query.get('maxResults'), 'maxResults') ?? DEFAULT_LIST_PAGE;
-  const page = matching.slice(offset, offset + maxResults);
-  const nextOffset = offset + page.length;
+  const { page, next } = listPage(matching, query);
   return {
     kind: 'bigquery#jobList',
     etag: 'emulator',
     ...(page.length > 0 ? { jobs: page.map((job) => jobListEntry(job, full)) } : {}),
-    ...(nextOffset < matching.length ? { nextPageToken: encodePageToken(nextOffset) } : {}),
+    ...next,
   };
 }
 
@@ -261,17 +258,23 @@ async function listProjects(context: RouteContext, query: Query) {
     );
     return reader.getRows().map(([name]) => String(name));
   });
-  const offset = decodePageOffset(query.get('pageToken'), null);
-  const maxResults = positiveInteger(query.get('maxResults'), 'maxResults') ?? DEFAULT_LIST_PAGE;
-  const page = projectIds.slice(offset, offset + maxResults);
-  const nextOffset = offset + page.length;
+  const { page, next } = listPage(projectIds, query);
   return {
     kind: 'bigquery#projectList',
     etag: 'emulator',
     totalItems: projectIds.length,
     ...(page.length > 0 ? { projects: page.map((projectId) => projectListEntry(projectId)) } : {}),
-    ...(nextOffset < projectIds.length ? { nextPageToken: encodePageToken(nextOffset) } : {}),
+    ...next,
   };
+}
+
+/** One page of a list method (maxResults, pageToken), and the token of the next page when there is one. */
+function listPage<T>(items: T[], query: Query): { page: T[]; next: { nextPageToken?: string } } {
+  const offset = decodePageOffset(query.get('pageToken'), null);
+  const maxResults = positiveInteger(query.get('maxResults'), 'maxResults') ?? DEFAULT_LIST_PAGE;
+  const page = items.slice(offset, offset + maxResults);
+  const nextOffset = offset + page.length;
+  return { page, next: nextOffset < items.length ? { nextPageToken: encodePageToken(nextOffset) } : {} };
 }
 
 function tableRef(projectId: string, datasetId: string, tableId: string): TableReference {
