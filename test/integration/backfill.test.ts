@@ -68,17 +68,9 @@ describe('lsa backfill', () => {
     });
     expect((await historyRows(fromMs, toMs)).n).toBe(0);
 
-    const backfill = await lsa(
-      'backfill',
-      '--instance',
-      'bf',
-      '--export',
-      'history',
-      '--from',
-      day(fromMs),
-      '--to',
-      day(toMs),
-    );
+    const backfillRange = () =>
+      lsa('backfill', '--instance', 'bf', '--export', 'history', '--from', day(fromMs), '--to', day(toMs));
+    const backfill = await backfillRange();
     expect(backfill.code, backfill.output).toBe(0);
     expect(backfill.output).toMatch(/backfill b1 of bf\/history: 3 window\(s\)/);
     expect(backfill.output).toMatch(/backfill: 3\/3 windows done, \d+ rows, .*ETA/);
@@ -101,17 +93,7 @@ describe('lsa backfill', () => {
     expect(loads.filter((j) => j.id!.endsWith('-b1'))).toHaveLength(3);
 
     // Again, over rows that are all there: nothing changes, one row per key.
-    const again = await lsa(
-      'backfill',
-      '--instance',
-      'bf',
-      '--export',
-      'history',
-      '--from',
-      day(fromMs),
-      '--to',
-      day(toMs),
-    );
+    const again = await backfillRange();
     expect(again.code, again.output).toBe(0);
     expect(again.output).toMatch(/backfill b2 of bf\/history/);
     expect(await historyRows(fromMs, toMs)).toEqual(loaded);
