@@ -72,8 +72,20 @@ export function thousands(value: number, digits = 0): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-/** Peak resident set size of this process in MB. */
+/**
+ * Peak resident set size of this process in MB: the kernel's high-water mark of this process's own memory
+ * (`VmHWM`). Not `process.resourceUsage().maxRSS`: Linux keeps a process's `ru_maxrss` across `execve`, so a
+ * child spawned by a larger parent (the benchmark, holding the emulator and its rows) reports the parent's peak
+ * until its own passes it.
+ */
 export function peakRssMb(): number {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+    if (kb !== undefined) return Math.round(Number(kb) / 1024);
+  } catch {
+    // not Linux: no /proc
+  }
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
 
