@@ -2,16 +2,19 @@ import { startExtractTarget, workerNodeOptions } from './extract.ts';
 import { median, runChild } from './measure.ts';
 
 // Before/after for a change to the extract: `ours` of another checkout of this repository (its own src and
-// bench/extract-child.ts) and `ours` of this one, and the floor, interleaved against one emulator, so both sides
+// bench/extract-child.ts) and `ours` of this one, and the floor, interleaved against one emulator's replayed
+// responses (recorded by this side's warm-up; `--live` as a 4th argument: the emulator itself), so both sides
 // see the same machine load. Usage (another commit's tree, sharing this node_modules):
 //   mkdir /tmp/before && git archive <commit> src bench package.json tsconfig.json | tar -x -C /tmp/before
 //   ln -s "$PWD/node_modules" /tmp/before/node_modules
 //   node --import tsx bench/compare-extract.ts 200000 /tmp/before 3
 
-const [rowsText = '200000', otherCheckout, repeatText = '3'] = process.argv.slice(2);
-if (!otherCheckout) throw new Error('usage: compare-extract.ts <rows> <other checkout directory> [repeat]');
+const [rowsText = '200000', otherCheckout, repeatText = '3', liveFlag] = process.argv.slice(2);
+if (!otherCheckout)
+  throw new Error('usage: compare-extract.ts <rows> <other checkout directory> [repeat] [--live]');
 const rows = Number(rowsText);
-const { emulator, args, env } = await startExtractTarget(rows);
+const target = await startExtractTarget(rows, { live: liveFlag === '--live' });
+const { args, env } = target;
 const sides = [
   ['other', `${otherCheckout}/bench/extract-child.ts`, 'ours'],
   ['this', 'bench/extract-child.ts', 'ours'],
@@ -19,6 +22,9 @@ const sides = [
 ] as const;
 const runs = new Map<string, { seconds: number; cpuSeconds: number; peakRssMb: number }[]>();
 try {
+  // The other side's queries are the same as this side's unless its paging changed: then its first run reads
+  // the live emulator and is recorded for the next (the replay counts such queries; they show here as a slow run).
+  await target.warmUp(['ours', 'floor'], { NODE_OPTIONS: workerNodeOptions() });
   for (let run = 0; run < Number(repeatText); run++) {
     for (const [name, file, variant] of sides) {
       // Both sides of ours run as a worker does (the runtime image's NODE_OPTIONS); the floor with Node's defaults.
@@ -30,8 +36,11 @@ try {
     }
   }
 } finally {
-  await emulator.close();
+  await target.close();
 }
+const live = target.replay?.liveSinceFreeze() ?? 0;
+if (live > 0)
+  process.stderr.write(`  ${live} queries of timed runs were not recorded and reached the emulator\n`);
 const floorSeconds = median(runs.get('floor')!.map((r) => r.seconds));
 for (const [name, results] of runs) {
   const seconds = median(results.map((r) => r.seconds));

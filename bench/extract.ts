@@ -1,11 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { startLookerEmulator } from 'lsa-emulators/looker';
 import { SPOOL_GZIP_LEVEL } from '../src/spool/writer.ts';
+import { type LookerReplay, startLookerReplay } from './looker-replay.ts';
 import { type ChildResult, median, runChild, table, thousands } from './measure.ts';
 
 // `npm run bench -- extract --rows N`: a Looker emulator instance with N history rows in one window (row cap
-// raised so the window is one page), extracted by each variant in its own child process while the emulator
-// serves from this process. Variants run interleaved, R times each; medians side by side.
+// raised so the window is one page), extracted by each variant in its own child process. Variants run
+// interleaved, R times each; medians side by side.
+//
+// The Looker side is a replay of the emulator's responses (bench/looker-replay.ts): each query's bytes are
+// recorded by an untimed warm-up run and served from memory to the timed runs. A real Looker runs elsewhere;
+// the emulator generating rows on the same two cores while a variant reads them is not the extractor's work,
+// and the in-memory floor never paid it. `--live` reads from the emulator itself, as before.
 
 export interface ExtractBenchOptions {
   rows: number;
@@ -17,6 +23,8 @@ export interface ExtractBenchOptions {
   gzipLevels: boolean;
   /** Run `ours` with Node's defaults instead of the production worker's NODE_OPTIONS (for comparison). */
   nodeDefaults?: boolean;
+  /** Read from the live emulator (generating rows while each variant reads) instead of its replayed bytes. */
+  live?: boolean;
 }
 
 export interface ExtractSummary {
@@ -45,11 +53,16 @@ export function workerNodeOptions(dockerfile = readFileSync('Dockerfile', 'utf8'
   return flags;
 }
 
+/** The variants that read Looker over HTTP (the others read held bytes, fetched before their clock starts). */
+const HTTP_VARIANTS = new Set(['ours', 'floor-http', 'http', 'buffered']);
+
 /**
  * A Looker emulator instance holding `rows` history rows, and what an extract child needs to read them all as one
- * window: its arguments (base URL, window start and end) and environment (client id and secret, hash key).
+ * window: its arguments (base URL, window start and end) and environment (client id and secret, hash key). Unless
+ * `live`, the children's base URL is a replay in front of the emulator (see the top of this file): call
+ * `warmUp` before timing anything.
  */
-export async function startExtractTarget(rows: number) {
+export async function startExtractTarget(rows: number, options: { live?: boolean } = {}) {
   const emulator = await startLookerEmulator({
     instances: [
       {
@@ -71,12 +84,53 @@ export async function startExtractTarget(rows: number) {
   // One window holding every row (the emulator spreads them over the 5 days before it started). pageSize is at
   // most 1,000,000 (config schema): above that, ours reads the window in ⌈N / 1M⌉ + 1 keyset pages.
   const endMs = Math.floor(Date.now() / 1000) * 1000 + 1000;
-  const args = [emulator.baseUrl('bench'), String(endMs - 7 * DAY), String(endMs)];
-  return { emulator, args, env };
+  const live = emulator.baseUrl('bench');
+  const replay: LookerReplay | undefined = options.live
+    ? undefined
+    : await startLookerReplay(new URL(live).origin);
+  const baseUrl = replay ? replay.origin + new URL(live).pathname : live;
+  const args = [baseUrl, String(endMs - 7 * DAY), String(endMs)];
+  return {
+    emulator,
+    args,
+    env,
+    replay,
+    /**
+     * Records the responses `variants` read (untimed): one run of ours (its pages' queries are its own) and one
+     * of the transport alone (the query every other variant sends). Then the replay is frozen: a query that
+     * still reaches the emulator is counted, and the report says so.
+     */
+    async warmUp(variants: string[], childEnv: Record<string, string> = {}): Promise<void> {
+      if (!replay) return;
+      const runs = [
+        ...(variants.includes('ours') ? ['ours'] : []),
+        ...(variants.some((v) => v !== 'ours') ? ['http'] : []),
+      ];
+      for (const variant of runs) {
+        const result = await runChild('bench/extract-child.ts', [variant, ...args], {
+          ...env,
+          ...(variant === 'ours' ? childEnv : {}),
+        });
+        if (result.crashed || result.error) {
+          throw new Error(`the warm-up run of ${variant} failed: ${String(result.crashed ?? result.error)}`);
+        }
+      }
+      replay.freeze();
+      const { queries, bytes } = replay.recorded();
+      process.stderr.write(
+        `  replay: ${queries} Looker queries recorded (${(bytes / 1e6).toFixed(0)} MB), served from memory from now on\n`,
+      );
+    },
+    async close(): Promise<void> {
+      await replay?.close();
+      await emulator.close();
+    },
+  };
 }
 
 export async function extractBench(options: ExtractBenchOptions): Promise<ExtractSummary> {
-  const { emulator, args, env } = await startExtractTarget(options.rows);
+  const target = await startExtractTarget(options.rows, { live: options.live });
+  const { args, env } = target;
   const nodeOptions = options.nodeDefaults ? '' : workerNodeOptions();
   const results = new Map<string, ChildResult[]>();
   let breakdown: ChildResult | undefined;
@@ -86,6 +140,10 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
       `  extract ${options.rows} rows, ${what}: ${JSON.stringify(result).slice(0, 400)}\n`,
     );
   try {
+    await target.warmUp(
+      options.breakdown || options.gzipLevels ? [...options.variants, 'floor'] : options.variants,
+      { NODE_OPTIONS: nodeOptions },
+    );
     for (let run = 0; run < options.repeat; run++) {
       for (const variant of options.variants) {
         const earlier = results.get(variant)?.[0];
@@ -109,8 +167,9 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
       progress('gzip levels', gzip);
     }
   } finally {
-    await emulator.close();
+    await target.close();
   }
+  const liveFetches = target.replay?.liveSinceFreeze() ?? 0;
 
   const responseBytes = Number(
     [...results.values()].flat().find((r) => Number(r.responseBytes) > 0)?.responseBytes ??
@@ -159,8 +218,13 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
       runs.length,
     ];
   });
+  const httpVariants = options.variants.filter((v) => HTTP_VARIANTS.has(v));
+  const looker = options.live
+    ? 'Looker: the live emulator, generating rows in the bench process while each variant reads (--live)'
+    : `Looker: a replay of the emulator's recorded response, from memory in 1 MB writes (a real Looker runs elsewhere; generating rows is not the extractor's work)${liveFetches > 0 ? `; WARNING: ${liveFetches} queries of timed runs were not recorded and reached the emulator` : ''}`;
   const text = [
     `extract, ${thousands(options.rows)} history rows in one window (${bytesPerRow.toFixed(0)} bytes of Looker JSON a row, ${(responseBytes / 1e6).toFixed(0)} MB response), spool gzip level ${SPOOL_GZIP_LEVEL}, medians of ${options.repeat}; ours with NODE_OPTIONS="${nodeOptions}"${options.nodeDefaults ? " (Node's defaults)" : " (the worker image's)"}`,
+    ...(httpVariants.length > 0 ? [`${looker} (${httpVariants.join(', ')})`] : []),
     table(
       [
         'variant',

@@ -21,10 +21,12 @@ Usage:
 `;
 
 const EXTRACT_HELP = `npm run bench -- extract [--rows N] [--repeat R] [--variants list] [--breakdown] [--gzip]
-                       [--node-defaults]
+                       [--node-defaults] [--live]
 
 A Looker emulator instance with N history rows in one window (row cap raised: one page). Each variant runs in
-its own child process (its peak RSS is its own); the emulator serves from the parent. Variants interleaved,
+its own child process (its peak RSS is its own). The Looker side is a replay: an untimed warm-up run records
+the emulator's responses, which the parent then serves from memory to every HTTP variant (a real Looker runs
+elsewhere; the emulator generating rows on the same cores is not the extractor's work). Variants interleaved,
 R runs each, medians.
 
   --rows N          history rows (default 100000); 3000000 takes about 3 minutes with --variants ours
@@ -38,6 +40,8 @@ R runs each, medians.
   --breakdown       also our per-row CPU stage by stage (scan, line, mask, spool)
   --gzip            also gzip levels 1, 3, 6 on our own spool lines (size, speed)
   --node-defaults   run ours with Node's defaults, not the worker image's NODE_OPTIONS (Dockerfile)
+  --live            read from the live emulator (rows generated in the parent while each variant reads), not
+                    its replayed responses: the figures before 2026-12-01
 `;
 
 const MERGE_HELP = `npm run bench -- merge [--days 1,10,30] [--instances 5] [--rows 240]
@@ -143,6 +147,7 @@ export async function main(argv: string[]): Promise<number> {
         variants: { type: 'string' },
         breakdown: { type: 'boolean' },
         'node-defaults': { type: 'boolean' },
+        live: { type: 'boolean' },
         gzip: { type: 'boolean' },
         instances: { type: 'string' },
         exports: { type: 'string' },
@@ -192,6 +197,7 @@ export async function main(argv: string[]): Promise<number> {
         breakdown: Boolean(values.breakdown),
         gzipLevels: Boolean(values.gzip),
         nodeDefaults: Boolean(values['node-defaults']),
+        live: Boolean(values.live),
       });
       out.push(summary.text);
     } else if (which === 'merge') {
