@@ -54,6 +54,8 @@ export const uploadPayload = z.strictObject({
   plan,
   backfill,
   nodeId: z.string().min(1),
+  /** How long the window's extract took (ms): the upload hands the window to its batch with it. */
+  extractMs: z.int().min(0).optional(),
 });
 
 export const loadPayload = z.strictObject({

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { catalog } from '../../src/pipeline/catalog.ts';
 import type { LoadOutcome } from '../../src/pipeline/processors/load.ts';
 import type { BatchOutcome } from '../../src/pipeline/processors/load-batch.ts';
+import type { UploadJobOutcome } from '../../src/pipeline/processors/upload.ts';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { instanceSpec } from '../helpers/instances.ts';
 import {
@@ -159,6 +160,17 @@ describe('batched loads', () => {
     expect(mergeText).toMatch(/T\.`created_time` <= TIMESTAMP '\d{4}-\d\d-\d\d 23:59:59\.999\+00'/);
     const batchJobIds = new Set(loaded.map((o) => o.batchJobId));
     expect(batchJobIds).toEqual(new Set([catalog.loadBatch.jobId({ exportName: 'history', batch: 1 })]));
+    // Each upload handed its window to the batch, so each load job waited delayed from the start and was fetched
+    // once, woken by its batch with the outcome — never fetched to join, never moved to delayed by itself.
+    const uploads = await pipeline.context.queues.upload(pipeline.context.nodeId).getJobs(['completed']);
+    expect(uploads.map((j) => (j.returnvalue as UploadJobOutcome).batchJobId)).toEqual(
+      uploads.map(() => catalog.loadBatch.jobId({ exportName: 'history', batch: 1 })),
+    );
+    const loadJobs = await pipeline.context.queues.load.getJobs(['completed']);
+    expect(loadJobs.map((j) => j.attemptsStarted)).toEqual(loadJobs.map(() => 1));
+    for (const job of loadJobs) {
+      expect((await pipeline.context.queues.load.getJobLogs(job.id!)).logs).toEqual([]);
+    }
     const batchJob = await pipeline.context.queues.load.getJob(loaded[0]!.batchJobId!);
     expect(batchJob).toBeUndefined(); // it lives in its own queue, visible as such
     const batches = new Queue(catalog.loadBatch.queue, {

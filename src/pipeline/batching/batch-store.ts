@@ -53,6 +53,8 @@ export interface Joined {
   bytes: number;
   /** The batch reached maxWindows or maxBytes with this window: run it now. */
   full: boolean;
+  /** The window was registered before and did not join again: its outcome then. */
+  earlier: WindowOutcome | null;
 }
 
 export interface BatchLimits {
@@ -67,17 +69,17 @@ export type Closing =
   | { kind: 'closed'; windows: BatchWindow[]; rejected: Set<string> };
 
 // KEYS: table counter, batch n, batch n+1, window hash, table's expected windows. ARGV: n, load job id, entry,
-// bytes, now, maxWindows, maxBytes, export, TTL (seconds) of the batch and window hashes. Returns {-1} when the counter moved since it was read (the caller reads
-// it again), else {batch, windows, bytes, full}: full also when this window was the last one expected. A window
-// already pending in a batch gets that batch back (idempotent).
+// bytes, now, maxWindows, maxBytes, export, TTL (seconds) of the batch and window hashes. Returns {-1} when the
+// counter moved since it was read (the caller reads it again), else {batch, windows, bytes, full, earlier}: full
+// also when this window was the last one expected. A window registered before (its upload re-run after a crash,
+// or its load job woken without an outcome) is not joined again: it gets its batch and outcome back (earlier).
+// A window that must join anew (its batch failed for good) is forgotten first.
 const JOIN = `
 local counter, current, nextBatch, windowKey, expected = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local n, id, entry, bytes, now = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local maxWindows, maxBytes = tonumber(ARGV[6]), tonumber(ARGV[7])
-if redis.call('HGET', windowKey, 'outcome') == 'pending' then
-  local joined = tonumber(redis.call('HGET', windowKey, 'batch'))
-  return {joined, 0, 0, 0, 1}
-end
+local earlier = redis.call('HMGET', windowKey, 'batch', 'outcome')
+if earlier[2] then return {tonumber(earlier[1]), 0, 0, 0, earlier[2]} end
 if tonumber(redis.call('GET', counter) or '0') ~= n then return {-1} end
 local batch, key = n, current
 if n == 0 or redis.call('HGET', current, 'state') ~= 'open' then
@@ -94,11 +96,10 @@ if windows >= maxWindows or total >= maxBytes or last then
   redis.call('HSET', key, 'state', 'full')
   full = 1
 end
-redis.call('DEL', windowKey)
 redis.call('HSET', windowKey, 'export', ARGV[8], 'batch', tostring(batch), 'outcome', 'pending')
 redis.call('EXPIRE', key, ARGV[9])
 redis.call('EXPIRE', windowKey, ARGV[9])
-return {batch, windows, total, full, 0}
+return {batch, windows, total, full, ''}
 `;
 
 // KEYS: batch, table's expected windows. ARGV: now, maxWait, quiet. Returns {'wait', until} while an open batch
@@ -137,7 +138,7 @@ return 1
 const TTL_SECONDS = 7 * 86_400;
 
 type Scripts = {
-  lsaBatchJoin(...args: string[]): Promise<number[]>;
+  lsaBatchJoin(...args: string[]): Promise<(number | string)[]>;
   lsaBatchClose(...args: string[]): Promise<string[]>;
   lsaBatchSettle(...args: string[]): Promise<number>;
 };
@@ -185,7 +186,7 @@ export class BatchStore {
     await this.redis.zrem(this.expectedKey(exportName), loadJobId);
   }
 
-  async join(window: BatchWindow, limits: BatchLimits, nowMs: number): Promise<Joined & { again: boolean }> {
+  async join(window: BatchWindow, limits: BatchLimits, nowMs: number): Promise<Joined> {
     const counter = this.counterKey(window.exportName);
     for (;;) {
       const n = Number((await this.redis.get(counter)) ?? 0);
@@ -205,15 +206,21 @@ export class BatchStore {
         window.exportName,
         String(TTL_SECONDS),
       );
-      if (result[0] === -1) continue; // another window opened a batch in between
-      const [batch, windows, bytes, full, again] = result.map(Number) as [
-        number,
+      if (Number(result[0]) === -1) continue; // another window opened a batch in between
+      const [batch, windows, bytes, full] = result.slice(0, 4).map(Number) as [
         number,
         number,
         number,
         number,
       ];
-      return { batch, windows, bytes, full: full === 1, again: again === 1 };
+      const earlier = String(result[4] ?? '');
+      return {
+        batch,
+        windows,
+        bytes,
+        full: full === 1,
+        earlier: earlier === '' ? null : (earlier as WindowOutcome),
+      };
     }
   }
 

@@ -1,7 +1,8 @@
 import { Queue } from 'bullmq';
+import type { PipelineConfig } from '../../config/model.ts';
 import { catalog, type WindowRef } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
-import { BatchStore } from './batch-store.ts';
+import { BatchStore, type BatchWindow, type WindowOutcome } from './batch-store.ts';
 
 // The batching side of a process: the batch store and the `load-batch` queue on the context's shared Redis
 // connection (a Queue on a given connection opens none of its own), made once per context.
@@ -59,8 +60,8 @@ export async function expectLoads(
   exportName: string,
   windows: WindowRef[],
 ): Promise<void> {
-  const { maxWindows, maxWaitMs } = context.config.load.batch;
-  if (maxWindows === 1) return;
+  if (!batchesLoads(context.config)) return;
+  const { maxWaitMs } = context.config.load.batch;
   await batching(context).store.expect(
     exportName,
     windows.map((w) => catalog.load.jobId(w)),
@@ -70,6 +71,61 @@ export async function expectLoads(
 
 /** A planned window that will not load (its extract found no rows): its table's batch stops waiting for it. */
 export async function loadNotComing(context: PipelineContext, window: WindowRef): Promise<void> {
-  if (context.config.load.batch.maxWindows === 1) return;
+  if (!batchesLoads(context.config)) return;
   await batching(context).store.unexpect(window.exportName, catalog.load.jobId(window));
+}
+
+/** Whether windows load in batches (`load.batch.maxWindows` above 1) or each alone, by its own load job. */
+export function batchesLoads(config: PipelineConfig): boolean {
+  return config.load.batch.maxWindows > 1;
+}
+
+/** How long a waiting window sleeps if its batch never wakes it (a crash between two steps): then it looks. */
+const RECHECK_MARGIN_MS = 5_000;
+
+/**
+ * How long a window's load job waits, delayed, for its batch to wake it: longer than any batch stays open, so it
+ * wakes by itself only when its batch never did (a crash between two steps), and then looks at its window.
+ */
+export function batchWaitMs(config: PipelineConfig): number {
+  const { maxWaitMs, quietMs } = config.load.batch;
+  return maxWaitMs + quietMs + RECHECK_MARGIN_MS;
+}
+
+export interface JoinedBatch {
+  /** The `load-batch` job that loads the window. */
+  batchJobId: string;
+  windows: number;
+  bytes: number;
+  full: boolean;
+  /** The window was already registered (a re-run): with what outcome. */
+  earlier: WindowOutcome | null;
+}
+
+/**
+ * Hands a staged window to the open batch of its table. The window that opens a batch adds its job; one that
+ * fills it runs it now; one joining again while pending (after a crash, perhaps before the job was added) makes
+ * sure it exists. A window registered before (pending, committed, rejected or failed) is not joined again.
+ */
+export async function joinBatch(context: PipelineContext, window: BatchWindow): Promise<JoinedBatch> {
+  const limits = context.config.load.batch;
+  const joined = await batching(context).store.join(window, limits, Date.now());
+  const addsJob =
+    joined.earlier === null ? joined.windows === 1 || joined.full : joined.earlier === 'pending';
+  const batchJobId = addsJob
+    ? await ensureBatchJob(
+        context,
+        window.exportName,
+        joined.batch,
+        Math.min(limits.quietMs, limits.maxWaitMs),
+        joined.full,
+      )
+    : catalog.loadBatch.jobId({ exportName: window.exportName, batch: joined.batch });
+  return {
+    batchJobId,
+    windows: joined.windows,
+    bytes: joined.bytes,
+    full: joined.full,
+    earlier: joined.earlier,
+  };
 }

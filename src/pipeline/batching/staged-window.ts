@@ -1,7 +1,7 @@
 import type { StagedWindow } from '../../bigquery/load.ts';
 import type { RunRecord } from '../../bigquery/statements.ts';
 import { windowId } from '../../window.ts';
-import { runTag } from '../catalog.ts';
+import { catalog, type LoadPayload, runTag, type UploadOutcome } from '../catalog.ts';
 import type { BatchWindow } from './batch-store.ts';
 
 // A window as BigQuery's load of it needs it, whether it is loaded in a batch or alone: its object, the counts and
@@ -44,5 +44,29 @@ function runRecord(window: BatchWindow, load: LoadAttempt): RunRecord {
     loadStartedMs: load.startedMs,
     ...(load.batch === undefined ? {} : { batch: load.batch }),
     attempts: load.attempts,
+  };
+}
+
+/**
+ * The window as a batch holds it: what its load job's payload says (the same facts its upload has from the
+ * manifest) and what its upload reported (the object, the manifest's counts and cursor range, the upload's
+ * duration). Built by the upload that joins the batch, or by a load job that joins one itself.
+ */
+export function batchWindow(load: LoadPayload, upload: UploadOutcome): BatchWindow {
+  return {
+    loadJobId: catalog.load.jobId(load),
+    instanceId: load.instanceId,
+    exportName: load.exportName,
+    plan: load.plan,
+    ...(load.backfill === undefined ? {} : { backfill: load.backfill }),
+    window: load.window,
+    sourceUri: upload.uri,
+    bytes: upload.bytes,
+    rows: load.rows,
+    ...(upload.extractedAt === undefined ? {} : { extractedAt: upload.extractedAt }),
+    ...(upload.quarantined === undefined ? {} : { quarantined: upload.quarantined }),
+    ...(upload.cursorRange === undefined ? {} : { cursorRange: upload.cursorRange }),
+    ...(load.extractMs === undefined ? {} : { extractMs: load.extractMs }),
+    ...(upload.uploadMs === undefined ? {} : { uploadMs: upload.uploadMs }),
   };
 }

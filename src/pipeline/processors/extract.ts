@@ -6,7 +6,7 @@ import { RetryAfterError } from '../../errors.ts';
 import { extractWindow } from '../../looker/extract.ts';
 import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
-import { loadNotComing } from '../batching/batching.ts';
+import { batchesLoads, batchWaitMs, loadNotComing } from '../batching/batching.ts';
 import { catalog, type ExtractPayload, type ExtractResult, runTag } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import { jobName } from '../job-names.ts';
@@ -159,11 +159,16 @@ export async function processExtract(
     rows: result.rows,
     extractMs: Date.now() - (job.processedOn ?? Date.now()),
   };
+  // With batched loads the upload hands the window to its batch, and the load job waits for the batch delayed
+  // from the moment its upload completes (BullMQ delays a parent whose job has a delay), woken by the batch.
+  const loadOptions = catalog.load.options(context.config.workers.backoffMs);
   await context.flow.add({
     name: jobName(data),
     queueName: catalog.load.queue,
     data: loadData,
-    opts: { ...catalog.load.options(context.config.workers.backoffMs), jobId: loadJobId },
+    opts: batchesLoads(context.config)
+      ? { ...loadOptions, jobId: loadJobId, delay: batchWaitMs(context.config) }
+      : { ...loadOptions, jobId: loadJobId },
     children: [
       {
         name: jobName(data),
@@ -173,6 +178,7 @@ export async function processExtract(
           plan: data.plan,
           ...(data.backfill === undefined ? {} : { backfill: data.backfill }),
           nodeId: context.nodeId,
+          extractMs: loadData.extractMs,
         },
         opts: {
           ...catalog.upload.options(context.config.workers.backoffMs),

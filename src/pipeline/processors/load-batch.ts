@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import {
   type BatchLoadResult,
@@ -182,10 +183,30 @@ async function commit(
   await wake(context, windows);
 }
 
-/** Wakes the windows' load jobs, delayed while they wait; one that is not delayed reads its outcome anyway. */
+/** Looks for a load job that is not delayed yet this often, doubling, before leaving it to its own delay. */
+const WAKE_RETRY_MS = [100, 200, 400, 800, 1_600];
+
+/**
+ * Wakes the windows' load jobs, delayed while they wait. A job not delayed yet — its upload joined the batch but
+ * has not completed, or a load job that joined itself has not moved to delayed — is looked at again a few times
+ * over about 3 s; one still not delayed then wakes by itself when its delay ends and reads its outcome.
+ */
 async function wake(context: PipelineContext, windows: BatchWindow[]): Promise<void> {
-  for (const window of windows) {
-    const waiting = await context.queues.load.getJob(window.loadJobId);
-    await waiting?.promote().catch(() => undefined);
+  let sleeping = windows.map((w) => w.loadJobId);
+  for (const pause of [0, ...WAKE_RETRY_MS]) {
+    if (sleeping.length === 0) return;
+    if (pause > 0) await sleep(pause);
+    const notYet: string[] = [];
+    for (const loadJobId of sleeping) {
+      const waiting = await context.queues.load.getJob(loadJobId);
+      if (!waiting) continue;
+      try {
+        await waiting.promote();
+      } catch {
+        const state = await waiting.getState();
+        if (state === 'waiting-children' || state === 'active') notYet.push(loadJobId);
+      }
+    }
+    sleeping = notYet;
   }
 }

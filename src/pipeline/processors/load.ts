@@ -7,24 +7,24 @@ import { NonRetryableError } from '../../errors.ts';
 import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
 import type { BatchWindow } from '../batching/batch-store.ts';
-import { batching, ensureBatchJob } from '../batching/batching.ts';
-import { stagedWindow } from '../batching/staged-window.ts';
+import { batchesLoads, batching, batchWaitMs, joinBatch } from '../batching/batching.ts';
+import { batchWindow, stagedWindow } from '../batching/staged-window.ts';
 import { catalog, type LoadPayload, type LoadResult, type UploadOutcome } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 
 // The load job of one window. With `load.batch.maxWindows: 1` it loads its window alone (one load job, one
-// MERGE) and commits it. Otherwise it hands its window to the open batch of its table (`load-batch` queue) and
-// waits for it, delayed — holding no worker slot — until the batch wakes it with the outcome:
+// MERGE) and commits it. Otherwise its upload (the child in its flow) has already handed the window to the open
+// batch of its table (`load-batch` queue), and the job was added delayed: when its upload completes it waits in
+// BullMQ's delayed set — holding no worker slot, never fetched — until the batch wakes it with the outcome:
 //   committed → the job completes with its rows (the batch committed the window in Redis after its MERGE);
 //   rejected  → BigQuery refused this window's object: it is loaded alone, now, so it never holds others back;
 //   failed    → the batch failed for good: this attempt fails, and the retry joins a new batch.
-// So Bull Board shows one load job per window, waiting (delayed) while its batch runs, and retryable there.
+// A job that finds its window in no batch (retried from Bull Board after a failed batch, or its upload ran with
+// batching off) joins one itself and waits the same way. So Bull Board shows one load job per window, delayed
+// while its batch runs, and retryable there.
 
 /** What a window's load job returns: the catalog's LoadResult (run-once and the batch read it). */
 export type LoadOutcome = LoadResult;
-
-/** How long a waiting window sleeps if its batch never wakes it (a crash between two steps): then it looks. */
-const RECHECK_MARGIN_MS = 5_000;
 
 export async function processLoad(
   context: PipelineContext,
@@ -32,8 +32,7 @@ export async function processLoad(
   data: LoadPayload,
   token: string | undefined,
 ): Promise<LoadOutcome> {
-  const limits = context.config.load.batch;
-  if (limits.maxWindows === 1) return loadAlone(context, job, data);
+  if (!batchesLoads(context.config)) return loadAlone(context, job, data);
   const { store } = batching(context);
   const loadJobId = job.id!;
   // Woken by its batch, a window usually finds its outcome here and needs nothing else.
@@ -60,24 +59,12 @@ export async function processLoad(
     }
     return wait(context, job, token, `still waiting for ${batchJobId} (${state})`);
   }
-  const joined = await store.join(await batchWindow(job, data), limits, Date.now());
-  // The window that opened the batch adds its job; one that fills it runs it now; one joining again (after a
-  // crash, perhaps before the job was added) makes sure it exists. The others find it there.
-  const batchJobId =
-    joined.windows === 1 || joined.full || joined.again
-      ? await ensureBatchJob(
-          context,
-          data.exportName,
-          joined.batch,
-          Math.min(limits.quietMs, limits.maxWaitMs),
-          joined.full,
-        )
-      : catalog.loadBatch.jobId({ exportName: data.exportName, batch: joined.batch });
+  const joined = await joinBatch(context, await windowOf(job, data));
   return wait(
     context,
     job,
     token,
-    `waiting for batch ${batchJobId} (${joined.windows} windows, ${joined.bytes} bytes so far${joined.full ? ': full, running now' : ''})`,
+    `waiting for batch ${joined.batchJobId} (${joined.windows} windows, ${joined.bytes} bytes so far${joined.full ? ': full, running now' : ''})`,
   );
 }
 
@@ -88,36 +75,17 @@ async function wait(
   why: string,
 ): Promise<never> {
   if (!token) throw new Error(`load ${job.id} cannot wait for its batch without a worker token`);
-  const { maxWaitMs, quietMs } = context.config.load.batch;
   await job.log(why);
-  await job.moveToDelayed(Date.now() + maxWaitMs + quietMs + RECHECK_MARGIN_MS, token);
+  await job.moveToDelayed(Date.now() + batchWaitMs(context.config), token);
   throw new DelayedError();
 }
 
-/**
- * The window as a batch holds it: its object, from the upload child's return value (which also carries what the
- * extract's manifest says of its rows, and the upload's duration), and what the load job's payload says.
- */
-async function batchWindow(job: Job, data: LoadPayload): Promise<BatchWindow> {
+/** The window as a batch holds it, from the load's payload and its upload child's return value. */
+async function windowOf(job: Job, data: LoadPayload): Promise<BatchWindow> {
   const children = Object.values(await job.getChildrenValues()) as UploadOutcome[];
   const upload = children.find((value) => typeof value?.uri === 'string');
   if (!upload) throw new Error(`load ${job.id}: its upload child reported no object`);
-  return {
-    loadJobId: job.id!,
-    instanceId: data.instanceId,
-    exportName: data.exportName,
-    plan: data.plan,
-    ...(data.backfill === undefined ? {} : { backfill: data.backfill }),
-    window: data.window,
-    sourceUri: upload.uri,
-    bytes: upload.bytes,
-    rows: data.rows,
-    ...(upload.extractedAt === undefined ? {} : { extractedAt: upload.extractedAt }),
-    ...(upload.quarantined === undefined ? {} : { quarantined: upload.quarantined }),
-    ...(upload.cursorRange === undefined ? {} : { cursorRange: upload.cursorRange }),
-    ...(data.extractMs === undefined ? {} : { extractMs: data.extractMs }),
-    ...(upload.uploadMs === undefined ? {} : { uploadMs: upload.uploadMs }),
-  };
+  return batchWindow(data, upload);
 }
 
 /** One window, one load job and one MERGE (`maxWindows: 1`, or a window taken out of its batch). */
@@ -126,7 +94,7 @@ async function loadAlone(context: PipelineContext, job: Job, data: LoadPayload):
   const resolved = findExport(instance, data.exportName);
   const { bigquery: bq } = context.config;
   await ensureDataset(context.bigquery, bq.dataset, bq.location);
-  const window = await batchWindow(job, data);
+  const window = await windowOf(job, data);
   const staged = stagedWindow(window, {
     attempts: job.attemptsMade + 1,
     startedMs: job.processedOn ?? Date.now(),
