@@ -86,6 +86,7 @@ if n == 0 or redis.call('HGET', current, 'state') ~= 'open' then
   batch, key = n + 1, nextBatch
   redis.call('SET', counter, tostring(batch))
   redis.call('HSET', key, 'state', 'open', 'openedAt', now, 'windows', 0, 'bytes', 0)
+  redis.call('EXPIRE', key, ARGV[9])
 end
 redis.call('HSET', key, 'w:' .. id, entry, 'lastAt', now)
 local windows = redis.call('HINCRBY', key, 'windows', 1)
@@ -97,7 +98,6 @@ if windows >= maxWindows or total >= maxBytes or last then
   full = 1
 end
 redis.call('HSET', windowKey, 'export', ARGV[8], 'batch', tostring(batch), 'outcome', 'pending')
-redis.call('EXPIRE', key, ARGV[9])
 redis.call('EXPIRE', windowKey, ARGV[9])
 return {batch, windows, total, full, ''}
 `;
@@ -134,7 +134,7 @@ redis.call('HSET', KEYS[1], 'outcome', ARGV[3], 'detail', ARGV[4])
 return 1
 `;
 
-/** Batches and window outcomes live a week after they were last touched, like completed jobs. */
+/** Batches live a week after they opened, window outcomes a week after they joined, like completed jobs. */
 const TTL_SECONDS = 7 * 86_400;
 
 type Scripts = {
@@ -144,6 +144,9 @@ type Scripts = {
 };
 
 export class BatchStore {
+  /** The batch number each table's windows last joined here: the join script checks it, so it is only a guess. */
+  private readonly lastBatch = new Map<string, number>();
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -188,8 +191,12 @@ export class BatchStore {
 
   async join(window: BatchWindow, limits: BatchLimits, nowMs: number): Promise<Joined> {
     const counter = this.counterKey(window.exportName);
+    // Most windows join the batch the previous one joined: start from it, and read the counter only when the
+    // script says it moved.
+    let guess = this.lastBatch.get(window.exportName);
     for (;;) {
-      const n = Number((await this.redis.get(counter)) ?? 0);
+      const n = guess ?? Number((await this.redis.get(counter)) ?? 0);
+      guess = undefined;
       const result = await this.scripts.lsaBatchJoin(
         counter,
         this.batchKey(window.exportName, n),
@@ -214,6 +221,7 @@ export class BatchStore {
         number,
       ];
       const earlier = String(result[4] ?? '');
+      if (earlier === '') this.lastBatch.set(window.exportName, batch);
       return {
         batch,
         windows,
