@@ -228,17 +228,18 @@ async function runStage(chunks: Buffer[], stage: Stage, run: number): Promise<nu
   const started = performance.now();
   let sink = 0;
   for (const chunk of chunks) {
-    const lines: string[] = [];
-    reader.push(chunk, (json) => {
+    // As the extract does: each line written as it is made, gzip's back-pressure awaited once per chunk.
+    let wait: Promise<void> | undefined;
+    reader.pushBytes(chunk, (bytes, start, end) => {
       if (stage === 'scan') {
-        sink += json.length;
+        sink += end - start;
         return;
       }
-      const { line } = converter.fromJson(json, reader.rows - 1);
-      if (writer) lines.push(line);
-      else sink += line.length;
+      const line = converter.fromBytes(bytes, start, end, reader.rows - 1);
+      if (writer) wait = writer.writeLineBytes(line.bytes, line.start, line.end) ?? wait;
+      else sink += line.end - line.start;
     });
-    if (writer) for (const line of lines) await writer.writeLine(line);
+    if (wait) await wait;
   }
   if (writer) await writer.finish();
   reader.finish();

@@ -246,10 +246,10 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
     const n = Number(breakdown.rows);
     let previous = 0;
     const what: Record<string, string> = {
-      scan: 'find each row in the byte chunks (JsonArrayRowReader)',
-      line: "+ the NDJSON line from the row's text (rowConverter.fromJson), no masking",
+      scan: 'find each row in the byte chunks (JsonArrayRowReader.pushBytes)',
+      line: "+ the NDJSON line's bytes from the row's bytes (rowConverter.fromBytes), no masking",
       mask: '+ HMAC-SHA256 of user.email (masking.hashMask)',
-      spool: '+ SpoolWriter: batching, gzip, sha256, file',
+      spool: '+ SpoolWriter.writeLineBytes: gzip, sha256, file',
     };
     const stageRows = Object.entries(stages).map(([stage, seconds]) => {
       const added = seconds - previous;

@@ -8,7 +8,7 @@ import { type CursorRange, describeWindow, type ExtractWindow, windowId } from '
 import type { LookerClient } from './client.ts';
 import { lookerDateTime, wallTimeToUtcMs, zoneOffsetMs } from './datetime.ts';
 import { JsonArrayRowReader, JsonRowsError, parseRow } from './json-rows.ts';
-import { type ConvertedRow, type RowConverter, rowConverter } from './rows.ts';
+import { type RowConverter, type RowLine, rowConverter } from './rows.ts';
 
 // Extracts one window of one export from one instance into one NDJSON.gz spool file, streaming: rows go to
 // the spool as they arrive, so memory stays flat whatever the size of a page or a window.
@@ -26,8 +26,9 @@ import { type ConvertedRow, type RowConverter, rowConverter } from './rows.ts';
 // and must fall in the window: around a DST change the local filter is widened by the change and the rows that
 // belong to a neighbouring window are skipped, so every row lands in exactly one window.
 //
-// Rows are never parsed into objects here: the converter turns each row's JSON text into its line and hands back
-// the few values the paging needs (key, cursor, open field, a Looker error), see `rowPicks`.
+// Rows are never parsed into objects here, nor, for the common row, decoded into text: the converter turns each
+// row's bytes into its line's bytes (handed to the spool uncopied) and hands back the few values the paging needs
+// (key, cursor, open field, a Looker error), see `rowPicks`.
 
 export interface ExtractProgress {
   rows: number;
@@ -138,7 +139,7 @@ function addContext(error: unknown, context: string): Error {
 
 type Page = { filters: Record<string, string>; sorts: string[] };
 
-/** Where the values the extract reads from a row are in `ConvertedRow.picked` (see `rowPicks`). */
+/** Where the values the extract reads from a row are in `RowLine.picked` (see `rowPicks`). */
 const PICKED_KEY = 0;
 const PICKED_LOOKER_ERROR = 1;
 const PICKED_CURSOR = 2;
@@ -339,7 +340,7 @@ class ExtractRun {
       // Rows of the newest second seen so far are held back: if the page turns out full, that second may be
       // incomplete and is read again by the next page.
       let heldSecond: string | undefined;
-      let held: ConvertedRow[] = [];
+      let held: RowLine[] = [];
       let secondsSeen = 0;
       const page = await this.runPage(
         { filters: this.rangeFilter(from, bounds.endMs), sorts: [cursor, this.key] },
@@ -403,7 +404,7 @@ class ExtractRun {
    */
   private async runPage(
     page: Page,
-    accept: (row: ConvertedRow) => ConvertedRow[] | undefined,
+    accept: (row: RowLine) => RowLine[] | undefined,
     bounds: CursorBounds | undefined,
   ): Promise<PageOutcome> {
     const body = this.lookerQueries.body(this.converter.queryFields, page.filters, page.sorts, this.pageSize);
@@ -415,8 +416,8 @@ class ExtractRun {
       // small); the writer keeps lines in order without waiting, and gzip's back-pressure is awaited per chunk.
       const waits: Promise<void>[] = [];
       try {
-        reader.push(chunk, (json) => {
-          const row = this.converter.fromJson(json, reader.rows - 1);
+        reader.pushBytes(chunk, (bytes, start, end) => {
+          const row = this.converter.fromBytes(bytes, start, end, reader.rows - 1);
           const lookerError = row.picked[PICKED_LOOKER_ERROR];
           if (lookerError !== undefined) {
             throw new Error(`Looker reported a query error: ${String(lookerError)}`);
@@ -440,7 +441,7 @@ class ExtractRun {
     return { rows: reader.rows, lastKey };
   }
 
-  private async writeRows(rows: ConvertedRow[], bounds: CursorBounds | undefined): Promise<void> {
+  private async writeRows(rows: RowLine[], bounds: CursorBounds | undefined): Promise<void> {
     for (const row of rows) {
       const wait = this.writeRow(row, bounds);
       if (wait) await wait;
@@ -451,7 +452,7 @@ class ExtractRun {
    * Writes a row whose cursor falls in the window: a good row as its line, a bad one as its quarantine line.
    * A promise only when the writer asks to wait (gzip's back-pressure): most rows cost none.
    */
-  private writeRow(row: ConvertedRow, bounds: CursorBounds | undefined): Promise<void> | undefined {
+  private writeRow(row: RowLine, bounds: CursorBounds | undefined): Promise<void> | undefined {
     const openField = this.definition.openWhileNull;
     this.rowsSeen++;
     let cursorMs: number | undefined;
@@ -467,7 +468,7 @@ class ExtractRun {
       cursorMs ??= this.cursor && typeof cursor === 'string' ? this.cursorMs(cursor) : 0;
       this.openRows.push({ key, cursorMs });
     }
-    return this.writer.writeLine(row.line);
+    return this.writer.writeLineBytes(row.bytes, row.start, row.end);
   }
 
   /** A good row's cursor joins the range; a good row without one (or an export without a cursor) voids it. */

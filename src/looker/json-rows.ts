@@ -1,6 +1,6 @@
 // Reads Looker's `json` result format — one JSON array of flat objects — incrementally from byte chunks, so a
 // response of any size is parsed in flat memory. The scanner only finds where each top-level object starts and
-// ends (tracking strings and escapes); each object is then parsed alone with JSON.parse. It never trusts that
+// ends (tracking strings and escapes); each object is then handed on as its bytes (`pushBytes`) or its text (`push`). It never trusts that
 // the body is complete: a missing `]` is an error, not a short page.
 
 const OPEN_BRACE = 0x7b;
@@ -38,6 +38,14 @@ export class JsonArrayRowReader {
 
   /** Feeds one chunk; calls `onRow` with each complete object's JSON text. */
   push(chunk: Buffer, onRow: (json: string) => void): void {
+    this.pushBytes(chunk, (bytes, start, end) => onRow(bytes.toString('utf8', start, end)));
+  }
+
+  /**
+   * Feeds one chunk; calls `onRow` with each complete object's bytes, `bytes[start, end)`: a view of the chunk, or
+   * of a copy when the object spans chunks. The bytes are only valid during the call.
+   */
+  pushBytes(chunk: Buffer, onRow: (bytes: Buffer, start: number, end: number) => void): void {
     let objectStart = this.depth >= 2 ? 0 : -1;
     const length = chunk.length;
     // Where the next backslash is, searched once and reused until passed: most strings have none.
@@ -85,15 +93,16 @@ export class JsonArrayRowReader {
         if (this.depth === 0) this.unexpected(chunk, i);
         this.depth--;
         if (this.depth === 1 && byte === CLOSE_BRACE) {
-          const piece = chunk.subarray(objectStart, i + 1);
-          const text =
-            this.partial.length > 0
-              ? Buffer.concat([...this.partial, piece]).toString('utf8')
-              : piece.toString('utf8');
-          this.partial = [];
+          const start = objectStart;
           objectStart = -1;
           this.rowsRead++;
-          onRow(text);
+          if (this.partial.length > 0) {
+            const whole = Buffer.concat([...this.partial, chunk.subarray(start, i + 1)]);
+            this.partial = [];
+            onRow(whole, 0, whole.length);
+          } else {
+            onRow(chunk, start, i + 1);
+          }
         } else if (this.depth === 0) {
           this.closed = true;
         }
@@ -339,6 +348,179 @@ function skipSpace(text: string, at: number): number {
   let i = at;
   for (;;) {
     const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+    i++;
+  }
+}
+
+// ------------------------------------------------------------------------------------ one row's fields as bytes
+
+const EMPTY = Buffer.alloc(0);
+
+function isDigit(byte: number | undefined): boolean {
+  return byte !== undefined && byte >= 0x30 && byte <= 0x39;
+}
+
+/**
+ * `FlatRowFields` on the row's bytes, for the common row only: a flat object whose keys and string values are
+ * printable ASCII without escapes (bytes 0x20–0x7e but `"` and `\`), and numbers, booleans and nulls. Such a row
+ * decodes to the same text as its bytes, so a value's bytes can be copied to the line as they are. Anything else
+ * (an escape, a control character, a byte of a multi-byte character, a nested value, text that is not JSON)
+ * makes `scan` return false: the caller then decodes the row and takes the text path, which decides as before.
+ */
+export class FlatRowBytes {
+  count = 0;
+  bytes: Buffer = EMPTY;
+  keyStart = new Int32Array(64);
+  keyEnd = new Int32Array(64);
+  /** Value bytes [start, end): a string's include its quotes. */
+  valueStart = new Int32Array(64);
+  valueEnd = new Int32Array(64);
+  kind = new Uint8Array(64);
+  /** A number's text has an exponent (`e` or `E`). */
+  exponent = new Uint8Array(64);
+
+  /** Whether field `field`'s key is the ASCII `name` (its bytes, compared in place). */
+  keyIs(field: number, name: Uint8Array): boolean {
+    const start = this.keyStart[field]!;
+    if (this.keyEnd[field]! - start !== name.length) return false;
+    const bytes = this.bytes;
+    for (let k = 0; k < name.length; k++) if (bytes[start + k] !== name[k]) return false;
+    return true;
+  }
+
+  key(field: number): string {
+    return this.bytes.toString('latin1', this.keyStart[field], this.keyEnd[field]);
+  }
+
+  /** The field's value as JSON.parse gives it (every byte is ASCII: latin1 is its UTF-8). */
+  value(field: number): unknown {
+    switch (this.kind[field]) {
+      case ValueKind.Null:
+        return null;
+      case ValueKind.True:
+        return true;
+      case ValueKind.False:
+        return false;
+      case ValueKind.PlainString:
+        return this.bytes.toString('latin1', this.valueStart[field]! + 1, this.valueEnd[field]! - 1);
+      default:
+        return Number(this.bytes.toString('latin1', this.valueStart[field], this.valueEnd[field]));
+    }
+  }
+
+  /** Scans `bytes[start, end)` (`{...}`, as JsonArrayRowReader hands it). False when outside the subset. */
+  scan(bytes: Buffer, start: number, end: number): boolean {
+    this.bytes = bytes;
+    this.count = 0;
+    // bytes[end - 1] is '}', which no loop below runs past.
+    if (end - start < 2 || bytes[start] !== OPEN_BRACE || bytes[end - 1] !== CLOSE_BRACE) return false;
+    let i = skipSpaceBytes(bytes, start + 1);
+    if (bytes[i] === CLOSE_BRACE) return i === end - 1;
+    for (let field = 0; ; field++) {
+      if (field === this.keyStart.length) this.grow();
+      if (bytes[i] !== QUOTE) return false;
+      const keyEnd = plainStringEnd(bytes, i + 1, end);
+      if (keyEnd < 0) return false;
+      this.keyStart[field] = i + 1;
+      this.keyEnd[field] = keyEnd;
+      i = skipSpaceBytes(bytes, keyEnd + 1);
+      if (bytes[i] !== 0x3a) return false; // ':'
+      i = skipSpaceBytes(bytes, i + 1);
+      const valueStart = i;
+      const c = bytes[i]!;
+      let kind: ValueKind;
+      let exponent = 0;
+      if (c === QUOTE) {
+        const close = plainStringEnd(bytes, i + 1, end);
+        if (close < 0) return false;
+        kind = ValueKind.PlainString;
+        i = close + 1;
+      } else if (c === 0x2d || isDigit(c)) {
+        // JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+        if (c === 0x2d) i++;
+        if (bytes[i] === 0x30) i++;
+        else if (isDigit(bytes[i])) while (isDigit(bytes[i])) i++;
+        else return false;
+        kind = ValueKind.Integer;
+        if (bytes[i] === 0x2e) {
+          i++;
+          if (!isDigit(bytes[i])) return false;
+          while (isDigit(bytes[i])) i++;
+          kind = ValueKind.Number;
+        }
+        if (bytes[i] === 0x65 || bytes[i] === 0x45) {
+          i++;
+          if (bytes[i] === 0x2b || bytes[i] === 0x2d) i++;
+          if (!isDigit(bytes[i])) return false;
+          while (isDigit(bytes[i])) i++;
+          kind = ValueKind.Number;
+          exponent = 1;
+        }
+      } else if (c === 0x6e && bytes[i + 1] === 0x75 && bytes[i + 2] === 0x6c && bytes[i + 3] === 0x6c) {
+        kind = ValueKind.Null;
+        i += 4;
+      } else if (c === 0x74 && bytes[i + 1] === 0x72 && bytes[i + 2] === 0x75 && bytes[i + 3] === 0x65) {
+        kind = ValueKind.True;
+        i += 4;
+      } else if (
+        c === 0x66 &&
+        bytes[i + 1] === 0x61 &&
+        bytes[i + 2] === 0x6c &&
+        bytes[i + 3] === 0x73 &&
+        bytes[i + 4] === 0x65
+      ) {
+        kind = ValueKind.False;
+        i += 5;
+      } else {
+        return false; // a nested object or array, or not JSON: the text path decides
+      }
+      this.valueStart[field] = valueStart;
+      this.valueEnd[field] = i;
+      this.kind[field] = kind;
+      this.exponent[field] = exponent;
+      i = skipSpaceBytes(bytes, i);
+      const after = bytes[i];
+      if (after === CLOSE_BRACE) {
+        if (i !== end - 1) return false;
+        this.count = field + 1;
+        return true;
+      }
+      if (after !== 0x2c) return false; // ','
+      i = skipSpaceBytes(bytes, i + 1);
+    }
+  }
+
+  private grow(): void {
+    const size = this.keyStart.length * 2;
+    const grown = <T extends Int32Array | Uint8Array>(from: T, to: T): T => {
+      to.set(from);
+      return to;
+    };
+    this.keyStart = grown(this.keyStart, new Int32Array(size));
+    this.keyEnd = grown(this.keyEnd, new Int32Array(size));
+    this.valueStart = grown(this.valueStart, new Int32Array(size));
+    this.valueEnd = grown(this.valueEnd, new Int32Array(size));
+    this.kind = grown(this.kind, new Uint8Array(size));
+    this.exponent = grown(this.exponent, new Uint8Array(size));
+  }
+}
+
+/** Where the string whose text starts at `from` closes, or -1 when a byte in it is not printable ASCII (an escape,
+ * a control character, a multi-byte character) or it does not close before `end`. */
+function plainStringEnd(bytes: Buffer, from: number, end: number): number {
+  for (let j = from; j < end; j++) {
+    const byte = bytes[j]!;
+    if (byte === QUOTE) return j;
+    if (byte < 0x20 || byte === BACKSLASH || byte > 0x7e) return -1;
+  }
+  return -1;
+}
+
+function skipSpaceBytes(bytes: Buffer, at: number): number {
+  let i = at;
+  for (;;) {
+    const c = bytes[i];
     if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
     i++;
   }

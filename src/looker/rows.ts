@@ -8,7 +8,7 @@ import {
   QUARANTINE_REASON_COLUMN,
 } from '../exports/types.ts';
 import { utcDateTimeText, wallTimeToUtcMs } from './datetime.ts';
-import { FlatRowFields, parseRow, ValueKind } from './json-rows.ts';
+import { FlatRowBytes, FlatRowFields, parseRow, ValueKind } from './json-rows.ts';
 import { hashMask, REDACTED, redactMask, type StringMask } from './masking.ts';
 
 // Turns one Looker JSON row into one NDJSON line for BigQuery: registry column names, BigQuery types, masking
@@ -26,6 +26,11 @@ import { hashMask, REDACTED, redactMask, type StringMask } from './masking.ts';
 // handle itself (a missing field, a value BigQuery cannot take, a nested value, text JSON.parse would refuse)
 // goes to `toLine` on the parsed row, so every quarantine reason and every invalid-JSON error is `toLine`'s and
 // `parseRow`'s own. Its lines parse to what `toLine`'s parse to (test/unit/rows-from-json.test.ts).
+//
+// `fromBytes` is `fromJson` on the row's bytes, for the extract: the common row (printable ASCII, no escapes,
+// FlatRowBytes) never becomes a string; its line is written as bytes, value bytes copied, into buffers handed on
+// to the spool as they are. Any other row is decoded and goes to `fromJson`. Its lines are `fromJson`'s, byte for
+// byte (test/unit/rows-from-bytes.test.ts).
 
 export class BadRowError extends NonRetryableError {
   constructor(
@@ -128,6 +133,18 @@ export interface ConvertedRow {
   picked: unknown[];
 }
 
+/** One row's line as bytes (see `fromBytes`). */
+export interface RowLine {
+  /** The line and its newline are `bytes[start, end)`; never written again, so they may be handed on uncopied. */
+  bytes: Buffer;
+  start: number;
+  end: number;
+  /** Why the row went to quarantine; undefined for a good row. */
+  badReason: string | undefined;
+  /** As `ConvertedRow.picked`. */
+  picked: unknown[];
+}
+
 export interface RowConverter {
   /** The Looker fields to ask for (dropped fields are never requested). */
   queryFields: string[];
@@ -142,6 +159,8 @@ export interface RowConverter {
    * its quarantine line if it is bad, and the values of the `pick` fields. Throws JsonRowsError for invalid JSON.
    */
   fromJson(json: string, index: number): ConvertedRow;
+  /** `fromJson` on the row's bytes `bytes[start, end)` (valid only during the call): its line, newline included. */
+  fromBytes(bytes: Buffer, start: number, end: number, index: number): RowLine;
 }
 
 export interface RowContext {
@@ -423,6 +442,186 @@ export function rowConverter(
     }
   };
 
+  const fromJson = (json: string, index: number): ConvertedRow => {
+    if (fields.scan(json)) {
+      const line = scannedLine();
+      if (line !== undefined) {
+        const picked = pickSlots.map((slot) => {
+          const field = slots[slot]!;
+          return field < 0 ? undefined : fields.value(field);
+        });
+        return { line, badReason: undefined, picked };
+      }
+    }
+    return fromParsed(parseRow(json, index));
+  };
+
+  // ---- fromBytes: the row's bytes, field by field, into the line's bytes
+  const bytesOf = (text: string) => Buffer.from(text, 'utf8');
+  const headBytes = bytesOf(head);
+  const tailBytes = bytesOf(`${tail}\n`);
+  const prefixBytes = plans.map((plan) => bytesOf(plan.prefix));
+  // Keys the byte scan can find are ASCII; a wanted name that is not never matches, and the text path decides.
+  const wantedBytes = wanted.map(bytesOf);
+  const ownQueryTrue = bytesOf(`,"${OWN_QUERY_COLUMN}":true`);
+  const ownQueryFalse = bytesOf(`,"${OWN_QUERY_COLUMN}":false`);
+  const maskedBytes = plans.map((plan) =>
+    plan.mask && plan.field.bigqueryType === 'STRING' ? new Map<string, Buffer>() : undefined,
+  );
+  /** What a line adds to its row's bytes at most: head, tail, column names, null for a dropped value, true for
+   * a yes/no, a masked value's hash. */
+  const mostAddedBytes =
+    headBytes.length +
+    tailBytes.length +
+    ownQueryFalse.length +
+    plans.reduce((sum, plan, p) => sum + prefixBytes[p]!.length + 5 + (plan.mask ? 80 : 0), 0);
+  /** How many columns read one field at most (1 unless two columns share a field): a row's value bytes are
+   * copied that many times at most. */
+  const fieldUses = Math.max(
+    1,
+    ...plans.map((plan) => plans.filter((other) => other.field.field === plan.field.field).length),
+  );
+  const byteFields = new FlatRowBytes();
+  const byteSlots = new Int32Array(wanted.length);
+  let out = Buffer.allocUnsafeSlow(LINE_BUFFER_BYTES);
+  let used = 0;
+  /** Room for `bytes` more: a fresh buffer when this one is full (lines already handed out are never rewritten). */
+  const reserve = (bytes: number) => {
+    if (used + bytes <= out.length) return;
+    out = Buffer.allocUnsafeSlow(Math.max(LINE_BUFFER_BYTES, bytes));
+    used = 0;
+  };
+
+  /** The line of the scanned bytes written at `out[used]`: where it ends, or -1 when fromJson must decide. */
+  const bytesLine = (): number => {
+    byteSlots.fill(-1);
+    for (let field = 0; field < byteFields.count; field++) {
+      const slot =
+        field < wanted.length && byteFields.keyIs(field, wantedBytes[field]!)
+          ? field
+          : (slotOf.get(byteFields.key(field)) ?? -1);
+      if (slot >= 0) byteSlots[slot] = field; // a repeated key: the last one counts, as in JSON.parse
+    }
+    const row = byteFields.bytes;
+    let o = copyBytes(headBytes, 0, headBytes.length, out, used);
+    for (let p = 0; p < plans.length; p++) {
+      const plan = plans[p]!;
+      const prefix = prefixBytes[p]!;
+      o = copyBytes(prefix, 0, prefix.length, out, o);
+      if (plan.dropped) {
+        o = copyBytes(NULL_BYTES, 0, 4, out, o);
+        continue;
+      }
+      const field = byteSlots[planSlots[p]!]!;
+      if (field < 0) return -1;
+      const kind = byteFields.kind[field];
+      const start = byteFields.valueStart[field]!;
+      const end = byteFields.valueEnd[field]!;
+      if (kind === ValueKind.Null) {
+        if (plan.isKey) return -1;
+        o = copyBytes(NULL_BYTES, 0, 4, out, o);
+        continue;
+      }
+      if (plan.mask) {
+        const memo = maskedBytes[p];
+        if (!memo || kind !== ValueKind.PlainString) return -1;
+        const value = row.toString('latin1', start, end);
+        let text = memo.get(value);
+        if (text === undefined) {
+          text = bytesOf(jsonText(plan.mask(value.slice(1, -1))));
+          if (memo.size >= HASH_MEMO_SIZE) memo.clear();
+          memo.set(value, text);
+        }
+        o = copyBytes(text, 0, text.length, out, o);
+        continue;
+      }
+      // Bytes BigQuery takes as they are: copied, in the cases where fromJson copies the text.
+      let copy = false;
+      switch (plan.field.bigqueryType) {
+        case 'STRING':
+          copy = kind === ValueKind.PlainString;
+          break;
+        case 'INTEGER':
+          if (kind === ValueKind.Integer && end - start <= (row[start] === 0x2d ? 16 : 15)) {
+            if (end - start === 2 && row[start] === 0x2d && row[start + 1] === 0x30) {
+              out[o++] = 0x30; // -0 is written 0
+              continue;
+            }
+            copy = true;
+          }
+          break;
+        case 'FLOAT':
+          // Without an exponent and at most 300 characters, a number is finite and, unless all its digits are 0
+          // (written 0), not rounded to zero.
+          if ((kind === ValueKind.Integer || kind === ValueKind.Number) && !byteFields.exponent[field]) {
+            if (end - start > 300) return -1;
+            if (allZeroDigits(row, start, end)) {
+              out[o++] = 0x30;
+              continue;
+            }
+            copy = true;
+          }
+          break;
+        case 'BOOLEAN': {
+          const truth = kind === ValueKind.PlainString ? yesNo(row, start + 1, end - 1) : kind;
+          if (truth === ValueKind.True) o = copyBytes(TRUE_BYTES, 0, 4, out, o);
+          else if (truth === ValueKind.False) o = copyBytes(FALSE_BYTES, 0, 5, out, o);
+          else return -1;
+          continue;
+        }
+        case 'TIMESTAMP':
+        case 'DATETIME':
+          copy = utc && kind === ValueKind.PlainString && isDateTimeBytes(row, start + 1, end - 1);
+          break;
+        case 'DATE':
+          copy = kind === ValueKind.PlainString && isDateBytes(row, start + 1, end - 1);
+          break;
+      }
+      if (!copy) return -1;
+      o = copyBytes(row, start, end, out, o);
+    }
+    if (ownQueryField) {
+      const field = byteSlots[ownQuerySlot]!;
+      const own =
+        context.apiUserId !== undefined &&
+        field >= 0 &&
+        Number(byteFields.value(field)) === context.apiUserId;
+      const text = own ? ownQueryTrue : ownQueryFalse;
+      o = copyBytes(text, 0, text.length, out, o);
+    }
+    return copyBytes(tailBytes, 0, tailBytes.length, out, o);
+  };
+
+  const fromBytes = (bytes: Buffer, start: number, end: number, index: number): RowLine => {
+    reserve(mostAddedBytes + (end - start) * fieldUses);
+    if (byteFields.scan(bytes, start, end)) {
+      const lineEnd = bytesLine();
+      if (lineEnd >= 0) {
+        const picked = new Array<unknown>(pickSlots.length);
+        for (let k = 0; k < pickSlots.length; k++) {
+          const field = byteSlots[pickSlots[k]!]!;
+          picked[k] = field < 0 ? undefined : byteFields.value(field);
+        }
+        const line: RowLine = { bytes: out, start: used, end: lineEnd, badReason: undefined, picked };
+        used = lineEnd;
+        return line;
+      }
+    }
+    const converted = fromJson(bytes.toString('utf8', start, end), index);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    reserve(converted.line.length * 3 + 1);
+    const lineStart = used;
+    used += out.write(converted.line, used, 'utf8');
+    out[used++] = 0x0a;
+    return {
+      bytes: out,
+      start: lineStart,
+      end: used,
+      badReason: converted.badReason,
+      picked: converted.picked,
+    };
+  };
+
   return {
     queryFields,
     columns,
@@ -430,20 +629,87 @@ export function rowConverter(
     toLine(row) {
       return lineOf(row);
     },
-    fromJson(json, index) {
-      if (fields.scan(json)) {
-        const line = scannedLine();
-        if (line !== undefined) {
-          const picked = pickSlots.map((slot) => {
-            const field = slots[slot]!;
-            return field < 0 ? undefined : fields.value(field);
-          });
-          return { line, badReason: undefined, picked };
-        }
-      }
-      return fromParsed(parseRow(json, index));
-    },
+    fromJson,
+    fromBytes,
   };
+}
+
+/** Bytes of lines `fromBytes` writes into one buffer before taking the next: the spool hands them to gzip as
+ * views, so a buffer lives until its last line is compressed. */
+const LINE_BUFFER_BYTES = 1024 * 1024;
+
+const NULL_BYTES = Buffer.from('null');
+const TRUE_BYTES = Buffer.from('true');
+const FALSE_BYTES = Buffer.from('false');
+
+/** Copies `from[start, end)` to `to[at]`, returning where it ends: a loop, cheaper than a native call for the few
+ * bytes of a value. */
+function copyBytes(from: Uint8Array, start: number, end: number, to: Uint8Array, at: number): number {
+  let o = at;
+  for (let k = start; k < end; k++) to[o++] = from[k]!;
+  return o;
+}
+
+function allZeroDigits(bytes: Buffer, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) {
+    const b = bytes[k]!;
+    if (b >= 0x31 && b <= 0x39) return false;
+  }
+  return true;
+}
+
+/** True or False for yes/no/true/false in any case (as the BOOLEAN converter reads them), else Null. */
+function yesNo(bytes: Buffer, start: number, end: number): ValueKind {
+  let word = 0;
+  const length = end - start;
+  if (length < 2 || length > 5) return ValueKind.Null;
+  // Up to five ASCII letters, lower-cased, as one number: 'yes' → 0x796573.
+  for (let k = start; k < end; k++) {
+    let b = bytes[k]!;
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    word = word * 256 + b;
+  }
+  if (word === 0x796573 || word === 0x74727565) return ValueKind.True; // yes, true
+  if (word === 0x6e6f || word === 0x66616c7365) return ValueKind.False; // no, false
+  return ValueKind.Null;
+}
+
+function digitsAt(bytes: Buffer, start: number, count: number): boolean {
+  for (let k = start; k < start + count; k++) {
+    const b = bytes[k]!;
+    if (b < 0x30 || b > 0x39) return false;
+  }
+  return true;
+}
+
+/** `DATE`'s pattern on bytes: 2024-01-02. */
+function isDateBytes(bytes: Buffer, start: number, end: number): boolean {
+  return (
+    end - start === 10 &&
+    digitsAt(bytes, start, 4) &&
+    bytes[start + 4] === 0x2d &&
+    digitsAt(bytes, start + 5, 2) &&
+    bytes[start + 7] === 0x2d &&
+    digitsAt(bytes, start + 8, 2)
+  );
+}
+
+/** `DATE_TIME`'s pattern on bytes: 2024-01-02 03:04:05 (or T), then optionally . and 1 to 6 digits. */
+function isDateTimeBytes(bytes: Buffer, start: number, end: number): boolean {
+  const length = end - start;
+  if (length !== 19 && (length < 21 || length > 26)) return false;
+  if (!isDateBytes(bytes, start, start + 10)) return false;
+  const t = bytes[start + 10];
+  if (t !== 0x20 && t !== 0x54) return false;
+  if (
+    !digitsAt(bytes, start + 11, 2) ||
+    bytes[start + 13] !== 0x3a ||
+    !digitsAt(bytes, start + 14, 2) ||
+    bytes[start + 16] !== 0x3a ||
+    !digitsAt(bytes, start + 17, 2)
+  )
+    return false;
+  return length === 19 || (bytes[start + 19] === 0x2e && digitsAt(bytes, start + 20, length - 20));
 }
 
 /** A masked field of a bad row: strings masked as usual, anything else (the reason it is bad) redacted. */

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, type TransformOptions } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, type ZlibOptions } from 'node:zlib';
 
 // Writes NDJSON lines to `<file>.partial` through gzip, hashing the compressed bytes on the way, and renames to
 // `<file>` only when everything is flushed: a crash leaves a `.partial` file, never a short file that looks done.
@@ -16,6 +16,20 @@ export const SPOOL_GZIP_LEVEL = 1;
 /** Bytes of NDJSON handed to gzip at once. */
 const BATCH_BYTES = 256 * 1024;
 
+/**
+ * Bytes of NDJSON gzip may hold before the writer waits (its writable high-water mark). gzip compresses on the
+ * libuv pool; with Node's default (16 KB) every batch was over the mark, so the extract waited for gzip to empty
+ * after each one and the two took turns instead of running side by side. A few batches keep gzip busy while the
+ * next lines are made.
+ */
+const GZIP_BUFFER_BYTES = 4 * BATCH_BYTES;
+
+/** zlib passes stream options on to its Transform; its own type only lists zlib's. */
+const GZIP_OPTIONS: ZlibOptions & TransformOptions = {
+  level: SPOOL_GZIP_LEVEL,
+  writableHighWaterMark: GZIP_BUFFER_BYTES,
+};
+
 export interface SpoolFileSummary {
   file: string;
   bytes: number;
@@ -25,7 +39,7 @@ export interface SpoolFileSummary {
 }
 
 export class SpoolWriter {
-  private readonly gzip = createGzip({ level: SPOOL_GZIP_LEVEL });
+  private readonly gzip = createGzip(GZIP_OPTIONS);
   private readonly hash = createHash('sha256');
   private readonly done: Promise<void>;
   /** Lines are encoded into this buffer as they come, so no line outlives its own write (a long-lived string of a
@@ -37,6 +51,11 @@ export class SpoolWriter {
   private failed: unknown;
   /** The wait for gzip's next drain, while one is pending. */
   private drain: Promise<void> | undefined;
+  /** Lines given as bytes (`writeLineBytes`) and not yet sent: `run[runStart, runEnd)`, consecutive in one
+   * buffer, sent to gzip as one view of it. */
+  private run: Buffer | undefined;
+  private runStart = 0;
+  private runEnd = 0;
 
   private constructor(
     readonly file: string,
@@ -71,6 +90,42 @@ export class SpoolWriter {
   writeLine(line: string): Promise<void> | undefined {
     if (this.failed) return Promise.reject(this.failed);
     this.rows++;
+    // Lines given as bytes before this one go first.
+    const sent = this.takeRun();
+    if (sent) return this.writeText(line) ?? sent;
+    return this.writeText(line);
+  }
+
+  /**
+   * Appends one line given as its bytes `bytes[start, end)`, newline included (as RowConverter.fromBytes writes
+   * it). The bytes must never be written again: lines that follow each other in one buffer go to gzip as one
+   * view of it, uncopied, at least a batch at a time. A promise only when gzip asks to wait, as `writeLine`.
+   */
+  writeLineBytes(bytes: Buffer, start: number, end: number): Promise<void> | undefined {
+    if (this.failed) return Promise.reject(this.failed);
+    this.rows++;
+    // Every send below shares one wait for gzip's drain (see send): any of them is the one to return.
+    let drained = this.takeBatch();
+    if (this.run !== undefined && (this.run !== bytes || this.runEnd !== start))
+      drained = this.takeRun() ?? drained;
+    if (this.run === undefined) {
+      this.run = bytes;
+      this.runStart = start;
+    }
+    this.runEnd = end;
+    if (this.runEnd - this.runStart >= BATCH_BYTES) drained = this.takeRun() ?? drained;
+    return drained;
+  }
+
+  /** Sends the lines given as bytes so far. */
+  private takeRun(): Promise<void> | undefined {
+    if (this.run === undefined) return undefined;
+    const chunk = this.run.subarray(this.runStart, this.runEnd);
+    this.run = undefined;
+    return this.send(chunk);
+  }
+
+  private writeText(line: string): Promise<void> | undefined {
     // UTF-8 takes at most 3 bytes per UTF-16 unit. Everything below is synchronous up to gzip.write, so lines
     // keep their order even if a caller does not wait for the promise.
     const mostBytes = line.length * 3 + 1;
@@ -121,6 +176,7 @@ export class SpoolWriter {
   /** Flushes, closes and renames into place. */
   async finish(): Promise<SpoolFileSummary> {
     if (this.failed) throw this.failed;
+    await this.takeRun();
     await this.takeBatch();
     this.gzip.end();
     await this.done;
@@ -138,6 +194,7 @@ export class SpoolWriter {
   /** Discards everything written so far. */
   async abort(): Promise<void> {
     this.batchBytes = 0;
+    this.run = undefined;
     this.gzip.destroy();
     await this.done.catch(() => undefined);
     await rm(this.partial, { force: true });
