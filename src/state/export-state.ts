@@ -17,19 +17,26 @@ export interface PlannedWindow {
   startMs: number;
 }
 
-// KEYS: instance hash, pending set, open-rows set, the window's staged open rows. ARGV: export, window id, the
-// open-rows bound. Returns {moved (0/1), watermark ms or false, open rows dropped over the bound}.
+// KEYS: instance hash, pending set, open-rows set, the window's staged open rows, the instance's run status, the
+// counters. ARGV: export, window id, the open-rows bound, instance, now (ISO), rows loaded ('' for a window that
+// loaded nothing). Returns {moved (0/1), watermark ms or false, open rows dropped over the bound}.
 // The staged open rows say what the window covered (a cursor range, or the keys of a reopen window) and which of
 // its rows were still open: the covered part of the open set is replaced by them, in the same step as the
 // commit, so a row is re-read until a committed window has seen it final.
 // Every window commits through this script, so it keeps its own Redis calls few: ZREM's answer is the pending
 // check, and the watermark is read once (with the plan's end when that is needed) and answered from a variable.
 const COMMIT_WINDOW = `
-local hash, pending, open, staged = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local hash, pending, open, staged, runs, counters = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local export, windowId, maxOpen = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local instance, now, loadedRows = ARGV[4], ARGV[5], ARGV[6]
 local field = export .. '.watermark'
 if redis.call('ZREM', pending, windowId) == 0 then
   return {0, redis.call('HGET', hash, field) or false, 0}
+end
+if loadedRows ~= '' then
+  redis.call('HSET', runs, export .. '.lastLoadedAt', now)
+  redis.call('HDEL', runs, export .. '.lastError')
+  redis.call('HINCRBY', counters, 'loaded|' .. instance .. '|' .. export, loadedRows)
 end
 local dropped = 0
 local stagedText = redis.call('GET', staged)
@@ -78,7 +85,7 @@ export class ExportStateStore {
     private readonly redis: Redis,
     private readonly keys: StateKeys,
   ) {
-    this.redis.defineCommand('lsaCommitWindow', { numberOfKeys: 4, lua: COMMIT_WINDOW });
+    this.redis.defineCommand('lsaCommitWindow', { numberOfKeys: 6, lua: COMMIT_WINDOW });
   }
 
   /** Marks an export as known: initialLoad=true unless it has loaded before. */
@@ -188,12 +195,16 @@ export class ExportStateStore {
 
   /**
    * Commits one window after its data is in BigQuery (or it had no rows). Returns whether the watermark moved,
-   * the watermark now, and how many open rows fell off the tracked set's bound.
+   * the watermark now, and how many open rows fell off the tracked set's bound. With `loadedRows` (a window that
+   * was loaded), the same script records the load in the export's run status (last loaded at, last error
+   * cleared) and counts its rows — once: only the commit that takes the window out of the pending set counts,
+   * so a replayed commit (a batch re-run after a crash) counts nothing.
    */
   async commitWindow(
     instanceId: string,
     exportName: string,
     windowId: string,
+    loadedRows?: number,
   ): Promise<{ moved: boolean; watermark: string | null; openRowsDropped: number }> {
     const [moved, watermarkMs, dropped] = (await (
       this.redis as unknown as {
@@ -204,9 +215,14 @@ export class ExportStateStore {
       this.keys.pending(instanceId, exportName),
       this.keys.openRows(instanceId, exportName),
       this.keys.openRowsStaged(instanceId, exportName, windowId),
+      this.keys.runs(instanceId),
+      this.keys.counters(),
       exportName,
       windowId,
       String(MAX_OPEN_ROWS),
+      instanceId,
+      new Date().toISOString(),
+      loadedRows === undefined ? '' : String(loadedRows),
     )) ?? [0, null, 0];
     return {
       moved: moved === 1,

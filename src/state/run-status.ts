@@ -41,13 +41,6 @@ redis.call('HDEL', runs, '${UNREACHABLE_SINCE}', '${UNREACHABLE_ERROR}')
 `;
 
 // KEYS: runs hash, counters hash. ARGV: export, instance, time, rows loaded.
-const RECORD_LOAD = `
-local runs, counters = KEYS[1], KEYS[2]
-local export, instance, now, rows = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-redis.call('HSET', runs, export .. '.lastLoadedAt', now)
-redis.call('HDEL', runs, export .. '.lastError')
-redis.call('HINCRBY', counters, 'loaded|' .. instance .. '|' .. export, rows)
-`;
 
 type RecordScript = (runs: string, counters: string, ...args: string[]) => Promise<unknown>;
 
@@ -57,10 +50,9 @@ export class RunStatusStore {
     private readonly keys: StateKeys,
   ) {
     this.redis.defineCommand('lsaRecordExtract', { numberOfKeys: 2, lua: RECORD_EXTRACT });
-    this.redis.defineCommand('lsaRecordLoad', { numberOfKeys: 2, lua: RECORD_LOAD });
   }
 
-  private script(name: 'lsaRecordExtract' | 'lsaRecordLoad'): RecordScript {
+  private script(name: 'lsaRecordExtract'): RecordScript {
     const command = (this.redis as unknown as Record<string, RecordScript>)[name]!;
     return command.bind(this.redis);
   }
@@ -93,17 +85,6 @@ export class RunStatusStore {
       UNREACHABLE_ERROR,
     );
     return { unreachableSince: since ?? null, unreachableError: error ?? null };
-  }
-
-  async recordLoad(instanceId: string, exportName: string, rows: number): Promise<void> {
-    await this.script('lsaRecordLoad')(
-      this.keys.runs(instanceId),
-      this.keys.counters(),
-      exportName,
-      instanceId,
-      new Date().toISOString(),
-      String(rows),
-    );
   }
 
   async recordError(instanceId: string, exportName: string, message: string): Promise<void> {

@@ -196,10 +196,19 @@ describe('run status', () => {
     expect(Date.parse(extracted.lastRunAt!)).toBeGreaterThan(Date.now() - 60_000);
     // Looker answered, so the instance is reachable again
     expect(await status.reachability('s')).toEqual({ unreachableSince: null, unreachableError: null });
-    await status.recordLoad('s', 'history', 13);
+    // A load is recorded by the commit of its window, in the same script, and counted once: a replayed commit
+    // (a batch re-run after a crash) and the commit of a window that loaded nothing count no rows.
+    await state.plan('s', 'history', windows([1000, 2000]), 3000);
+    await state.commitWindow('s', 'history', 'w1000', 13);
+    await state.commitWindow('s', 'history', 'w1000', 13);
     const loaded = await status.get('s', 'history');
     expect(loaded).toMatchObject({ lastError: null, rowsLoaded: 13, rowsExtracted: 15 });
     expect(Date.parse(loaded.lastLoadedAt!)).toBeGreaterThan(Date.now() - 60_000);
+    await state.commitWindow('s', 'history', 'w2000');
+    expect(await status.get('s', 'history')).toMatchObject({
+      rowsLoaded: 13,
+      lastLoadedAt: loaded.lastLoadedAt,
+    });
     expect(await status.get('s', 'user')).toMatchObject({ lastRows: 7, rowsExtracted: 7, rowsLoaded: 0 });
   });
 });

@@ -276,11 +276,6 @@ export class BatchStore {
     return set === 1;
   }
 
-  /** Once per window, however often its commit is replayed: true the first time (count its rows then). */
-  async firstCommit(loadJobId: string): Promise<boolean> {
-    return (await this.redis.hsetnx(this.windowKey(loadJobId), 'counted', '1')) === 1;
-  }
-
   async markBatch(exportName: string, batch: number, state: 'done' | 'failed'): Promise<void> {
     await this.redis.hset(this.batchKey(exportName, batch), 'state', state);
   }

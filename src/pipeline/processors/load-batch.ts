@@ -156,10 +156,8 @@ async function commit(
         window.instanceId,
         window.exportName,
         windowId(window.window),
+        loaded.rows,
       ));
-      if (await store.firstCommit(window.loadJobId)) {
-        await context.runStatus.recordLoad(window.instanceId, window.exportName, loaded.rows);
-      }
     } else {
       // A backfill commits to its own record: the pending set, the watermark and freshness stay the plan's.
       await commitBackfillWindow(context, { ...window, backfill: window.backfill }, loaded.rows);

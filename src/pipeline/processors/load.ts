@@ -113,8 +113,12 @@ async function loadAlone(context: PipelineContext, job: Job, data: LoadPayload):
   const id = windowId(data.window);
   let watermark: string | null = null;
   if (data.backfill === undefined) {
-    ({ watermark } = await context.exportState.commitWindow(instance.id, data.exportName, id));
-    await context.runStatus.recordLoad(instance.id, data.exportName, result.rowsLoaded);
+    ({ watermark } = await context.exportState.commitWindow(
+      instance.id,
+      data.exportName,
+      id,
+      result.rowsLoaded,
+    ));
   } else {
     // A backfill commits to its own record: the pending set, the watermark and freshness stay the plan's.
     await commitBackfillWindow(context, { ...data, backfill: data.backfill }, result.rowsLoaded);
