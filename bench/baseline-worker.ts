@@ -6,8 +6,19 @@ import { baselineOptions } from './baseline.ts';
 // (extract, its own upload queue, load), each with its own connection, plus one shared connection for the
 // flow producer. Prints {"ready":true} once started; SIGTERM closes everything.
 
-const [url, prefix, nodeId, concurrencyText] = process.argv.slice(2) as [string, string, string, string];
+const [url, prefix, nodeId, concurrencyText, paceText] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string | undefined,
+];
 const concurrency = Number(concurrencyText);
+// Optional: how long each kind of job takes (ms), so the bare flow's jobs arrive as the pipeline's do (an upload
+// only when an extract finishes, one by one) instead of all at once.
+const pace = (paceText ? JSON.parse(paceText) : {}) as Partial<Record<'extract' | 'upload' | 'load', number>>;
+const takes = (kind: 'extract' | 'upload' | 'load') =>
+  pace[kind] ? new Promise((resolve) => setTimeout(resolve, pace[kind])) : undefined;
 const connection = () => new Redis(url, { maxRetriesPerRequest: null, connectionName: `baseline-${nodeId}` });
 const shared = connection();
 const flow = new FlowProducer({ connection: shared, prefix });
@@ -16,6 +27,7 @@ const workers = [
   new Worker(
     'extract',
     async (job) => {
+      await takes('extract');
       await flow.add({
         name: 'load',
         queueName: 'load',
@@ -34,16 +46,30 @@ const workers = [
     },
     { prefix, concurrency, connection: workerConnections[0] },
   ),
-  new Worker(`upload-${nodeId}`, async () => ({ uri: 'gs://bucket/object' }), {
-    prefix,
-    concurrency,
-    connection: workerConnections[1],
-  }),
-  new Worker('load', async () => ({ rowsLoaded: 1 }), {
-    prefix,
-    concurrency,
-    connection: workerConnections[2],
-  }),
+  new Worker(
+    `upload-${nodeId}`,
+    async () => {
+      await takes('upload');
+      return { uri: 'gs://bucket/object' };
+    },
+    {
+      prefix,
+      concurrency,
+      connection: workerConnections[1],
+    },
+  ),
+  new Worker(
+    'load',
+    async () => {
+      await takes('load');
+      return { rowsLoaded: 1 };
+    },
+    {
+      prefix,
+      concurrency,
+      connection: workerConnections[2],
+    },
+  ),
 ];
 process.stdout.write('{"ready":true}\n');
 process.once('SIGTERM', () => {

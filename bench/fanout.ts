@@ -340,6 +340,7 @@ async function baselineRun(
   concurrency: number,
   prefix: string,
   monitor: boolean,
+  pace?: Record<string, number>,
 ): Promise<Figures> {
   const workers = ['base-1', 'base-2'].map((node) =>
     spawnProcess([
@@ -350,6 +351,7 @@ async function baselineRun(
       prefix,
       node,
       String(concurrency),
+      ...(pace ? [JSON.stringify(pace)] : []),
     ]),
   );
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null, connectionName: 'bench-trigger' });
@@ -429,6 +431,8 @@ export interface FanoutReport {
   text: string;
   ours: Figures;
   bare: Figures;
+  /** The bare flow with the pipeline's mean job durations (absent when they were not measured). */
+  paced?: Figures;
 }
 
 export async function fanoutBench(options: FanoutBenchOptions): Promise<FanoutReport> {
@@ -452,6 +456,22 @@ export async function fanoutBench(options: FanoutBenchOptions): Promise<FanoutRe
       false,
     );
     log('bare BullMQ', bare);
+    // The same bare flow with each job taking as long as the pipeline's took on average: its uploads and loads
+    // then arrive one by one, as the pipeline's do, and BullMQ fetches them one by one. What BullMQ costs for
+    // this pace is in this row; what the pipeline adds is the difference to it.
+    const paced = ours.stageMs
+      ? await baselineRun(
+          redis.url,
+          redis.port,
+          admin,
+          ours.windows,
+          options.concurrency,
+          '{bare-paced}',
+          false,
+          ours.stageMs,
+        )
+      : undefined;
+    if (paced) log("bare BullMQ at the pipeline's pace", paced);
     let attributed: { ours: Figures; bare: Figures } | undefined;
     if (options.attribute) {
       const o = await pipelineRun(redis.url, redis.port, admin, options, dir, '{lsa-mon}', true);
@@ -503,7 +523,18 @@ export async function fanoutBench(options: FanoutBenchOptions): Promise<FanoutRe
           'Redis CPU ms per flow',
           'Redis connections per worker process',
         ],
-        [row('pipeline', ours), row('bare BullMQ', bare)],
+        [
+          row('pipeline', ours),
+          row('bare BullMQ', bare),
+          ...(paced
+            ? [
+                row(
+                  `bare BullMQ, jobs taking the pipeline's mean times (${paced.windows} flows: extract ${ours.stageMs!.extract} ms, upload ${ours.stageMs!.upload} ms, load ${ours.stageMs!.load} ms)`,
+                  paced,
+                ),
+              ]
+            : []),
+        ],
       ),
       `idle Redis CPU with the 2 worker processes connected: pipeline ${(1000 * ours.idleRedisCpuPerSecond).toFixed(1)} ms/s, bare ${(1000 * bare.idleRedisCpuPerSecond).toFixed(1)} ms/s`,
       `pipeline, commands per flow (INFO commandstats, in-script included): ${top(ours)}`,
@@ -533,7 +564,7 @@ export async function fanoutBench(options: FanoutBenchOptions): Promise<FanoutRe
         attributionTable(o, b),
       );
     }
-    return { text: lines.join('\n'), ours, bare };
+    return { text: lines.join('\n'), ours, bare, ...(paced ? { paced } : {}) };
   } finally {
     await admin.quit();
     await redis.stop();
