@@ -1,6 +1,18 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { resolve } from 'node:path';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 
 // Helpers shared by the benchmarks: child processes (so a variant's peak RSS is its own), medians, tables,
@@ -12,16 +24,81 @@ export interface ChildResult {
   crashed?: string;
 }
 
-/** Runs a TypeScript file with tsx in a child process and returns the last JSON line it printed. Never rejects:
- * a child that dies without a result (e.g. out of memory) comes back as `{ crashed }`. */
-export function runChild(
+/** The project a file belongs to: the nearest directory above it holding a tsconfig.json. */
+function projectRoot(file: string): string {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'tsconfig.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no tsconfig.json in any directory above ${file}`);
+  }
+}
+
+/** Compiled trees by project root: each project is compiled once per benchmark process. */
+const compiled = new Map<string, Promise<string>>();
+
+/**
+ * `src/` and `bench/` of the project holding `file`, compiled to JavaScript in a temporary directory with the
+ * production build's options (tsconfig.build.json), as the runtime image runs them: a child started through tsx
+ * would carry tsx's loader thread and source maps, about 36 MB that a worker does not have. The directory gets
+ * the project's package.json (ESM, the version) and node_modules as links, and goes when this process exits.
+ * Type errors elsewhere (work in progress) do not stop it; nothing emitted does.
+ */
+function compileProject(root: string): Promise<string> {
+  let build = compiled.get(root);
+  if (build) return build;
+  const out = mkdtempSync(join(tmpdir(), 'lsa-bench-build-'));
+  process.once('exit', () => rmSync(out, { recursive: true, force: true }));
+  const tsconfig = join(out, 'tsconfig.json');
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: fileURLToPath(new URL('../tsconfig.build.json', import.meta.url)),
+      compilerOptions: { rootDir: root, outDir: out },
+      include: [join(root, 'src'), join(root, 'bench')],
+    }),
+  );
+  symlinkSync(join(root, 'package.json'), join(out, 'package.json'));
+  symlinkSync(join(root, 'node_modules'), join(out, 'node_modules'));
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  build = new Promise((resolveBuild, rejectBuild) => {
+    const child = spawn(process.execPath, [tsc, '-p', tsconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.on('exit', (code) => {
+      // tsc exits 2 when it reports errors but emitted, 1 when it emitted nothing.
+      if (code === 0) resolveBuild(out);
+      else if (code === 2 && existsSync(join(out, 'bench'))) {
+        process.stderr.write(
+          `  compiling ${root} for the benchmark children: type errors, compiled anyway\n`,
+        );
+        resolveBuild(out);
+      } else rejectBuild(new Error(`tsc -p ${tsconfig} (${root}) exited ${code}: ${output.slice(-1000)}`));
+    });
+  });
+  compiled.set(root, build);
+  return build;
+}
+
+/**
+ * Runs a benchmark's TypeScript file compiled ahead of time (see compileProject; the first call of a project
+ * compiles it) in a child process, from this process's working directory, and returns the last JSON line it
+ * printed. Rejects only when the project does not compile; a child that dies without a result (e.g. out of
+ * memory) comes back as `{ crashed }`.
+ */
+export async function runChild(
   file: string,
   args: string[],
   env: Record<string, string> = {},
   nodeOptions: string[] = [],
 ): Promise<ChildResult> {
+  const source = resolve(file);
+  const root = projectRoot(source);
+  const script = join(await compileProject(root), relative(root, source)).replace(/\.ts$/, '.js');
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', resolve(file), ...args], {
+    const child = spawn(process.execPath, [...nodeOptions, script, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
