@@ -1,7 +1,7 @@
 import type { Job, Worker } from 'bullmq';
 import { isPermanent } from '../errors.ts';
 import type { Notifier } from '../notify/webhook.ts';
-import { type Stage, StageMetrics } from '../state/stage-metrics.ts';
+import { CompletedJobFigures, type Stage, StageMetrics } from '../state/stage-metrics.ts';
 import { windowId } from '../window.ts';
 import { queueKeyOf, resultOf } from './catalog.ts';
 import type { PipelineContext } from './context.ts';
@@ -43,24 +43,45 @@ function windowRef(job: Job): { instanceId: string; exportName: string; window: 
   }
 }
 
+/** How often a process adds its completed jobs' figures to Redis (see CompletedJobFigures). */
+const FIGURES_FLUSH_MS = 1_000;
+
+const figuresPerContext = new WeakMap<PipelineContext, CompletedJobFigures>();
+
+/** The completed jobs' figures of this process: one gathering for all its workers. */
+function completedJobFigures(context: PipelineContext): CompletedJobFigures {
+  let figures = figuresPerContext.get(context);
+  if (!figures) {
+    figures = new CompletedJobFigures(
+      new StageMetrics(context.redis, context.keys),
+      FIGURES_FLUSH_MS,
+      (error) => context.logger.warn({ err: String(error) }, 'could not record stage durations'),
+    );
+    figuresPerContext.set(context, figures);
+  }
+  return figures;
+}
+
+/** Adds the completed jobs' figures gathered so far to Redis: when the process closes its workers. */
+export async function flushJobTelemetry(context: PipelineContext): Promise<void> {
+  await figuresPerContext.get(context)?.flush();
+}
+
 export function observeJobs(context: PipelineContext, worker: Worker, notifier: Notifier): void {
   const stage = stageOf(worker.name);
   if (!stage) return;
   const metrics = new StageMetrics(context.redis, context.keys);
+  const figures = completedJobFigures(context);
   const quietly = (what: string, work: Promise<unknown>) =>
     work.catch((error) => context.logger.warn({ err: String(error) }, `could not record ${what}`));
 
   worker.on('completed', (job: Job) => {
     if (!job.processedOn || !job.finishedOn) return;
-    // An extract's Looker queries are counted in the same round trip as its duration.
     const ref = stage === 'extract' ? windowRef(job) : null;
     const lookerQueries = ref
       ? { instanceId: ref.instanceId, queries: resultOf(job, 'extract')?.queries ?? 0 }
       : undefined;
-    quietly(
-      'a stage duration',
-      metrics.recordCompleted(stage, job.finishedOn - job.processedOn, lookerQueries),
-    );
+    figures.record(stage, job.finishedOn - job.processedOn, lookerQueries);
   });
 
   worker.on('failed', (job: Job | undefined, error: Error) => {

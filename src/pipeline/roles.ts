@@ -16,7 +16,7 @@ import {
   type WindowRef,
 } from './catalog.ts';
 import { connectRedis, type PipelineContext } from './context.ts';
-import { isFinalFailure, observeJobs } from './job-telemetry.ts';
+import { flushJobTelemetry, isFinalFailure, observeJobs } from './job-telemetry.ts';
 import { recoverDeadNodes } from './node-recovery.ts';
 import { validatedProcessor } from './processor.ts';
 import { reconcileSchedulers } from './schedulers.ts';
@@ -78,6 +78,8 @@ async function closeWorkers(context: PipelineContext, workers: Worker[]): Promis
     // With Redis unreachable even a forced close waits for it: bounded, so SIGTERM always ends the process.
     await withinMs(Promise.all(workers.map((w) => w.close(true))), Math.min(FORCED_CLOSE_MS, total - grace));
   }
+  // The figures of the last jobs, still gathered in memory, go to Redis before the process ends.
+  await withinMs(flushJobTelemetry(context), FORCED_CLOSE_MS);
   await Promise.all(
     workers.map(async (w) => {
       const connection = w.opts.connection as unknown as {

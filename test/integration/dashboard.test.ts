@@ -144,7 +144,17 @@ describe('retrying a failed upload in Bull Board', () => {
     expect(page).toContain(`<td>${context.nodeId}</td>`);
     for (const link of ['href="admin/queues"', 'href="reports"', 'href="metrics"'])
       expect(page).toContain(link);
-    const metrics = await (await fetch(`${dashboard.url}/metrics`, { headers: authorized })).text();
+    // Stage figures reach Redis within a second of the job (each process adds its own about once a second).
+    const scrape = async () => (await fetch(`${dashboard.url}/metrics`, { headers: authorized })).text();
+    let metrics = await scrape();
+    for (
+      let look = 0;
+      !/lsa_stage_duration_seconds_count\{stage="load"\} [1-9]/.test(metrics) && look < 50;
+      look++
+    ) {
+      await new Promise((r) => setTimeout(r, 200));
+      metrics = await scrape();
+    }
     expect(metrics).toContain(`lsa_rows_loaded_total{instance="solo",export="user"} ${keys.length}`);
     expect(metrics).toContain('lsa_initial_load_done{instance="solo",export="user"} 1');
     expect(metrics).toMatch(/lsa_last_load_timestamp_seconds\{instance="solo",export="user"\} 1\d{9}\n/);

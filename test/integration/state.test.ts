@@ -6,6 +6,7 @@ import { StateKeys } from '../../src/state/keys.ts';
 import { PlanLocks } from '../../src/state/plan-lock.ts';
 import { QueryLeases } from '../../src/state/query-lease.ts';
 import { RunStatusStore } from '../../src/state/run-status.ts';
+import { CompletedJobFigures, StageMetrics } from '../../src/state/stage-metrics.ts';
 import { connectRedis, uniquePrefix } from '../helpers/redis.ts';
 
 // Export state and query leases against a real Redis.
@@ -210,5 +211,35 @@ describe('run status', () => {
       lastLoadedAt: loaded.lastLoadedAt,
     });
     expect(await status.get('s', 'user')).toMatchObject({ lastRows: 7, rowsExtracted: 7, rowsLoaded: 0 });
+  });
+});
+
+describe('stage metrics', () => {
+  it("gathers completed jobs' figures in memory and adds them to Redis in one go: on flush, or by itself soon after", async () => {
+    const metrics = new StageMetrics(redis, keys);
+    const errors: unknown[] = [];
+    const figures = new CompletedJobFigures(metrics, 60_000, (error) => errors.push(error));
+    figures.record('extract', 1500, { instanceId: 'i', queries: 3 });
+    figures.record('extract', 400, { instanceId: 'i', queries: 0 });
+    expect((await metrics.read()).durations.extract.count).toBe(0);
+    await figures.flush();
+    const read = await metrics.read();
+    expect(read.durations.extract.count).toBe(2);
+    expect(read.durations.extract.sumSeconds).toBeCloseTo(1.9);
+    expect(read.durations.extract.buckets.find((b) => b.le === '0.5')!.count).toBe(1);
+    expect(read.durations.extract.buckets.find((b) => b.le === '2')!.count).toBe(2);
+    expect(read.lookerQueries).toEqual({ i: 3 });
+    // A second flush with nothing gathered adds nothing.
+    await figures.flush();
+    expect((await metrics.read()).durations.extract.count).toBe(2);
+
+    const soon = new CompletedJobFigures(metrics, 50, (error) => errors.push(error));
+    soon.record('load', 10);
+    const deadline = Date.now() + 10_000;
+    while ((await metrics.read()).durations.load.count === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await metrics.read()).durations.load.count).toBe(1);
+    expect(errors).toEqual([]);
   });
 });
