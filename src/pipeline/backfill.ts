@@ -174,6 +174,15 @@ export async function commitBackfillWindow(
   await context.redis.hset(key, `w:${windowId(ref.window)}`, `committed ${rows}`);
 }
 
+/** Whether a window of a backfill has committed to the backfill's record. */
+export async function backfillWindowCommitted(
+  context: PipelineContext,
+  ref: WindowRef & { backfill: number },
+): Promise<boolean> {
+  const key = recordKey(context, ref.instanceId, ref.exportName, ref.backfill);
+  return ((await context.redis.hget(key, `w:${windowId(ref.window)}`)) ?? '').startsWith('committed');
+}
+
 export interface BackfillWindowOutcome {
   windowId: string;
   state: 'committed' | 'failed' | 'pending';

@@ -45,7 +45,7 @@ export const extractPayload = z.strictObject({
   plan,
   backfill,
   window: windowSchema,
-  /** Set once the upload/load flow is enqueued, so a re-run after a crash does not extract again. */
+  /** Written by earlier versions once the upload/load flow was enqueued; a re-run now looks for the flow. */
   flowAdded: z.boolean().optional(),
 });
 

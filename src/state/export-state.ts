@@ -137,6 +137,11 @@ export class ExportStateStore {
     return Number(results![0]![1]);
   }
 
+  /** Whether the window waits in the export's current plan (planned, not committed). */
+  async isPending(instanceId: string, exportName: string, windowId: string): Promise<boolean> {
+    return (await this.redis.zscore(this.keys.pending(instanceId, exportName), windowId)) !== null;
+  }
+
   /** The number of the export's current plan (0 before the first). */
   async currentPlan(instanceId: string, exportName: string): Promise<number> {
     return Number((await this.redis.hget(this.keys.instance(instanceId), `${exportName}.plan`)) ?? 0);

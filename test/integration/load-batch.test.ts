@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
 import type { LookerInstanceSpec } from 'lsa-emulators/looker';
 import { afterEach, describe, expect, it } from 'vitest';
-import { catalog } from '../../src/pipeline/catalog.ts';
+import { catalog, type ExtractResult } from '../../src/pipeline/catalog.ts';
 import type { LoadOutcome } from '../../src/pipeline/processors/load.ts';
 import type { BatchOutcome } from '../../src/pipeline/processors/load-batch.ts';
 import type { UploadJobOutcome } from '../../src/pipeline/processors/upload.ts';
@@ -259,6 +259,26 @@ describe('batched loads', () => {
     for (const job of failed) expect(job.failedReason).toMatch(/No such field: surprise/);
     expect((await pipeline.context.exportState.get('bad', 'history')).pendingWindows).toBeGreaterThan(0);
   }, 120_000);
+
+  it('an extract run again after its flow was added (Retry in Bull Board, a crash) reads nothing again, even once its load job is gone', async () => {
+    const pipeline = await pipelineWith([instance('again', 51)], '    maxWait: 30s\n    quiet: 200ms');
+    expect((await runOnce(pipeline.context, { timeoutMs: 60_000 })).ok).toBe(true);
+    const extracts = await pipeline.context.queues.extract.getJobs(['completed']);
+    const extract = extracts.find((j) => (j.returnvalue as ExtractResult).rows > 0)!;
+    const loadJobId = (extract.returnvalue as ExtractResult).loadJobId!;
+    const runAgain = async () => {
+      const job = (await pipeline.context.queues.extract.getJob(extract.id!))!;
+      await job.retry('completed');
+      await waitFor(async () => (await job.getState()) === 'completed', 30_000, 'the extract to run again');
+      return (await pipeline.context.queues.extract.getJob(extract.id!))!.returnvalue as ExtractResult;
+    };
+    // Its flow is there: the window is not read from Looker again.
+    expect(await runAgain()).toEqual({ rows: -1, queries: 0, loadJobId });
+    // Its load job removed (retention keeps 5,000): the window committed, so still nothing is read again.
+    await (await pipeline.context.queues.load.getJob(loadJobId))!.remove();
+    expect(await runAgain()).toEqual({ rows: -1, queries: 0, loadJobId });
+    await assertExact(pipeline, ['again']);
+  });
 
   it('maxWindows: 1 loads every window alone, as before batching', async () => {
     const pipeline = await pipelineWith([instance('solo', 31)], '    maxWindows: 1');

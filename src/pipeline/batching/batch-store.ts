@@ -126,10 +126,8 @@ return all
 // KEYS: window hash. ARGV: export, batch, outcome, detail. Sets the outcome only if the window is still pending
 // in that batch (a window that moved on is not touched).
 const SETTLE = `
-if redis.call('HGET', KEYS[1], 'outcome') ~= 'pending' then return 0 end
-if redis.call('HGET', KEYS[1], 'batch') ~= ARGV[2] or redis.call('HGET', KEYS[1], 'export') ~= ARGV[1] then
-  return 0
-end
+local w = redis.call('HMGET', KEYS[1], 'outcome', 'batch', 'export')
+if w[1] ~= 'pending' or w[2] ~= ARGV[2] or w[3] ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'outcome', ARGV[3], 'detail', ARGV[4])
 return 1
 `;

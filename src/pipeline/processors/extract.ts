@@ -5,7 +5,7 @@ import { findExport, findInstance } from '../../config/model.ts';
 import { RetryAfterError } from '../../errors.ts';
 import { extractWindow } from '../../looker/extract.ts';
 import { windowId } from '../../window.ts';
-import { commitBackfillWindow } from '../backfill.ts';
+import { backfillWindowCommitted, commitBackfillWindow } from '../backfill.ts';
 import { batchesLoads, batchWaitMs, loadNotComing } from '../batching/batching.ts';
 import { catalog, type ExtractPayload, type ExtractResult, runTag } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
@@ -60,7 +60,11 @@ export async function processExtract(
   const instance = findInstance(context.config, data.instanceId);
   const resolved = findExport(instance, data.exportName);
   const loadJobId = catalog.load.jobId(data);
-  if (data.flowAdded) return { rows: -1, queries: 0, loadJobId };
+  // A re-run (its worker died after adding the flow, before the job completed; or Retry in Bull Board) must not
+  // extract the window again. A first start needs no look: BullMQ counts every start of a job.
+  if (data.flowAdded || (job.attemptsStarted > 1 && (await handedOn(context, data, loadJobId)))) {
+    return { rows: -1, queries: 0, loadJobId };
+  }
 
   // A Looker 429 cools the whole instance down: no query starts before its Retry-After, from any worker.
   const coolDownUntil = await context.coolDowns.until(instance.id);
@@ -187,7 +191,18 @@ export async function processExtract(
       },
     ],
   });
-  // Step marker: a re-run of this job (after a crash) must not extract the window again.
-  await job.updateData({ ...data, flowAdded: true });
   return { rows: result.rows, ...counts, loadJobId };
+}
+
+/**
+ * Whether the window went on without this extract: its flow was added (its load job exists; the flow adds it
+ * with its upload, atomically), or — the load job gone by retention — the window committed (no longer pending
+ * in its plan, or committed to its backfill). No marker is written on the common path, where nothing re-runs.
+ */
+async function handedOn(context: PipelineContext, data: ExtractPayload, loadJobId: string): Promise<boolean> {
+  if ((await context.redis.exists(context.queues.load.toKey(loadJobId))) === 1) return true;
+  if (data.backfill !== undefined) {
+    return backfillWindowCommitted(context, { ...data, backfill: data.backfill });
+  }
+  return !(await context.exportState.isPending(data.instanceId, data.exportName, windowId(data.window)));
 }
