@@ -416,8 +416,7 @@ class ExtractRun {
       // small); the writer keeps lines in order without waiting, and gzip's back-pressure is awaited per chunk.
       const waits: Promise<void>[] = [];
       try {
-        reader.pushBytes(chunk, (bytes, start, end) => {
-          const row = this.converter.fromBytes(bytes, start, end, reader.rows - 1);
+        const take = (row: RowLine) => {
           const lookerError = row.picked[PICKED_LOOKER_ERROR];
           if (lookerError !== undefined) {
             throw new Error(`Looker reported a query error: ${String(lookerError)}`);
@@ -430,7 +429,18 @@ class ExtractRun {
               if (wait) waits.push(wait);
             }
           }
-        });
+        };
+        reader.pushBytes(
+          chunk,
+          (bytes, start, end) => take(this.converter.fromBytes(bytes, start, end, reader.rows - 1)),
+          // The common row is found and converted in one pass; any other comes whole to fromBytes.
+          (bytes, start, limit) => {
+            const found = this.converter.rowAt(bytes, start, limit);
+            if (!found) return -1;
+            take(found.line);
+            return found.end;
+          },
+        );
       } catch (error) {
         for (const wait of waits) wait.catch(() => undefined); // the error that stopped the page is the one told
         throw error;

@@ -21,6 +21,13 @@ export class JsonRowsError extends Error {
   }
 }
 
+/**
+ * Offered each row whose `{` is at `bytes[start]` before the reader looks for its end: takes the row (returns
+ * where it ends, after its `}`, before `limit`) or leaves it (-1) to come whole to `onRow`. A row taken must be
+ * one complete JSON object, as the reader would have found it.
+ */
+export type RowAt = (bytes: Buffer, start: number, limit: number) => number;
+
 export class JsonArrayRowReader {
   private depth = 0;
   private inString = false;
@@ -45,7 +52,11 @@ export class JsonArrayRowReader {
    * Feeds one chunk; calls `onRow` with each complete object's bytes, `bytes[start, end)`: a view of the chunk, or
    * of a copy when the object spans chunks. The bytes are only valid during the call.
    */
-  pushBytes(chunk: Buffer, onRow: (bytes: Buffer, start: number, end: number) => void): void {
+  pushBytes(
+    chunk: Buffer,
+    onRow: (bytes: Buffer, start: number, end: number) => void,
+    onRowAt?: RowAt,
+  ): void {
     let objectStart = this.depth >= 2 ? 0 : -1;
     const length = chunk.length;
     // Where the next backslash is, searched once and reused until passed: most strings have none.
@@ -86,6 +97,16 @@ export class JsonArrayRowReader {
           this.unexpected(chunk, i);
         } else if (this.depth === 1) {
           if (byte !== OPEN_BRACE) this.unexpected(chunk, i);
+          if (onRowAt) {
+            // The row is offered whole first: when taken, its end is known without reading it twice.
+            this.rowsRead++;
+            const end = onRowAt(chunk, i, length);
+            if (end >= 0) {
+              i = end - 1;
+              continue;
+            }
+            this.rowsRead--;
+          }
           objectStart = i;
         }
         this.depth++;

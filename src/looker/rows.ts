@@ -161,6 +161,12 @@ export interface RowConverter {
   fromJson(json: string, index: number): ConvertedRow;
   /** `fromJson` on the row's bytes `bytes[start, end)` (valid only during the call): its line, newline included. */
   fromBytes(bytes: Buffer, start: number, end: number, index: number): RowLine;
+  /**
+   * The common row whose `{` is at `bytes[start]`, found and turned into its line in one pass (the fields asked,
+   * in order, printable ASCII, values BigQuery takes): its line and where the row ends (after `}`), or undefined
+   * for any other row (or one that runs past `limit`), which then goes to `fromBytes` once its end is known.
+   */
+  rowAt(bytes: Buffer, start: number, limit: number): { line: RowLine; end: number } | undefined;
 }
 
 export interface RowContext {
@@ -492,6 +498,24 @@ export function rowConverter(
     used = 0;
   };
 
+  /** A datetime value `bytes[start, end)` (quotes included) of the system zone written at `out[at]` in UTC, as
+   * `valueText` writes it (the plan's converter, which remembers its last value): where it ends, or -1. */
+  const zonedDateTime = (plan: ColumnPlan, bytes: Buffer, start: number, end: number, at: number): number => {
+    let value: unknown;
+    try {
+      value = plan.convert(bytes.toString('latin1', start + 1, end - 1), plan.field, zone);
+    } catch (error) {
+      if (error instanceof BadRowError) return -1;
+      throw error;
+    }
+    const text = value as string;
+    let o = at;
+    out[o++] = QUOTE_BYTE;
+    for (let k = 0; k < text.length; k++) out[o++] = text.charCodeAt(k);
+    out[o++] = QUOTE_BYTE;
+    return o;
+  };
+
   /** The line of the scanned bytes written at `out[used]`: where it ends, or -1 when fromJson must decide. */
   const bytesLine = (): number => {
     byteSlots.fill(-1);
@@ -571,7 +595,14 @@ export function rowConverter(
         }
         case 'TIMESTAMP':
         case 'DATETIME':
-          copy = utc && kind === ValueKind.PlainString && isDateTimeBytes(row, start + 1, end - 1);
+          if (kind === ValueKind.PlainString && isDateTimeBytes(row, start + 1, end - 1)) {
+            if (utc) copy = true;
+            else {
+              o = zonedDateTime(plan, row, start, end, o);
+              if (o < 0) return -1;
+              continue;
+            }
+          }
           break;
         case 'DATE':
           copy = kind === ValueKind.PlainString && isDateBytes(row, start + 1, end - 1);
@@ -592,7 +623,247 @@ export function rowConverter(
     return copyBytes(tailBytes, 0, tailBytes.length, out, o);
   };
 
+  // ---- lineAt: the common row in one pass, its fields in the order asked, each value copied as it is checked
+  /** Per query field (Looker's order): its plan (-1: a field no column reads, the own-query user's), the dropped
+   * plans written just before it, and where its value goes in `picked` (-1: nowhere). */
+  const fieldPlan = queryFields.map((name) =>
+    plans.findIndex((plan) => !plan.dropped && plan.field.field === name),
+  );
+  const droppedBefore = queryFields.map((_, f) => {
+    const from = f === 0 ? 0 : fieldPlan[f - 1]! + 1;
+    const to = fieldPlan[f]! < 0 ? plans.length : fieldPlan[f]!;
+    return plans.slice(from, to).filter((plan) => plan.dropped).length;
+  });
+  const lastPlan = Math.max(-1, ...fieldPlan);
+  const droppedAfter = plans.slice(lastPlan + 1).filter((plan) => plan.dropped).length;
+  const pickOfField = queryFields.map((name) => pick.indexOf(name));
+  // The one-pass line holds only when every pick is a query field (else it is looked for among the others).
+  // Keys are compared byte for byte with the names asked, so those must be printable ASCII needing no escape.
+  const oneStep =
+    pick.every((name) => name === 'looker_error' || queryFields.includes(name)) &&
+    queryFields.every((name) => /^[\x20-\x7e]*$/.test(name) && !/["\\]/.test(name));
+  const droppedPrefixes = plans.map((plan, p) =>
+    plan.dropped ? bytesOf(`${plan.prefix}null`) : prefixBytes[p]!,
+  );
+  const ownQueryField_ = ownQueryField ? queryFields.indexOf(ownQueryField) : -1;
+  const valueStarts = new Int32Array(queryFields.length);
+  const valueEnds = new Int32Array(queryFields.length);
+  const valueKinds = new Uint8Array(queryFields.length);
+  let lineAtResult: RowLine | undefined;
+
+  /**
+   * The row whose `{` is at `bytes[start]`, when it is the common row: its fields exactly those asked, in the order
+   * asked, every key and string printable ASCII without escapes, every value one BigQuery takes as it is (or a
+   * yes/no, or a masked string). Its line is written at `out[used]` in the same pass that finds its end; returns
+   * that end (after `}`), its line in `lineAtResult`. -1 for any other row (nothing written): `fromBytes` decides.
+   * `limit` bounds the search (the chunk's end).
+   */
+  const lineAt = (bytes: Buffer, start: number, limit: number): number => {
+    let o = copyBytes(headBytes, 0, headBytes.length, out, used);
+    let i = start + 1;
+    let p = 0; // the next plan to write
+    for (let f = 0; f < queryFields.length; f++) {
+      // whitespace, then the key, exactly the field asked
+      let c = bytes[i];
+      while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = bytes[++i];
+      if (f > 0) {
+        if (c !== 0x2c) return -1; // ','
+        c = bytes[++i];
+        while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = bytes[++i];
+      }
+      if (c !== QUOTE_BYTE) return -1;
+      const name = wantedBytes[f]!;
+      const keyEnd = i + 1 + name.length;
+      if (keyEnd >= limit || bytes[keyEnd] !== QUOTE_BYTE) return -1;
+      for (let k = 0; k < name.length; k++) if (bytes[i + 1 + k] !== name[k]) return -1;
+      i = keyEnd + 1;
+      c = bytes[i];
+      while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = bytes[++i];
+      if (c !== 0x3a) return -1; // ':'
+      c = bytes[++i];
+      while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = bytes[++i];
+      // dropped columns before this one
+      for (let d = droppedBefore[f]!; d > 0; d--) {
+        const prefix = droppedPrefixes[p++]!;
+        o = copyBytes(prefix, 0, prefix.length, out, o);
+      }
+      const planIndex = fieldPlan[f]!;
+      const plan = planIndex >= 0 ? plans[planIndex]! : undefined;
+      let valueOut = o;
+      if (plan) {
+        const prefix = prefixBytes[planIndex]!;
+        valueOut = copyBytes(prefix, 0, prefix.length, out, o);
+        p = planIndex + 1;
+      }
+      // the value, copied while it is checked
+      const valueStart = i;
+      let kind: ValueKind;
+      let exponent = false;
+      let w = valueOut;
+      if (c === QUOTE_BYTE) {
+        out[w++] = QUOTE_BYTE;
+        for (i++; ; i++) {
+          if (i >= limit) return -1;
+          const byte = bytes[i]!;
+          if (byte === QUOTE_BYTE) break;
+          if (byte < 0x20 || byte === BACKSLASH_BYTE || byte > 0x7e) return -1;
+          out[w++] = byte;
+        }
+        out[w++] = QUOTE_BYTE;
+        i++;
+        kind = ValueKind.PlainString;
+      } else if (c === 0x2d || (c !== undefined && c >= 0x30 && c <= 0x39)) {
+        // JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+        if (c === 0x2d) out[w++] = bytes[i++]!;
+        let d = bytes[i];
+        if (d === 0x30) {
+          out[w++] = d;
+          d = bytes[++i];
+        } else if (d !== undefined && d >= 0x31 && d <= 0x39) {
+          while (d !== undefined && d >= 0x30 && d <= 0x39) {
+            out[w++] = d;
+            d = bytes[++i];
+          }
+        } else return -1;
+        kind = ValueKind.Integer;
+        if (d === 0x2e || d === 0x65 || d === 0x45) {
+          // a fraction or an exponent: rare in System Activity, and left to the scan
+          kind = ValueKind.Number;
+          exponent = d !== 0x2e;
+          if (exponent) return -1;
+          out[w++] = d;
+          d = bytes[++i];
+          if (d === undefined || d < 0x30 || d > 0x39) return -1;
+          while (d !== undefined && d >= 0x30 && d <= 0x39) {
+            out[w++] = d;
+            d = bytes[++i];
+          }
+          if (d === 0x65 || d === 0x45) return -1;
+        }
+        if (i >= limit) return -1;
+      } else if (c === 0x6e && bytes[i + 1] === 0x75 && bytes[i + 2] === 0x6c && bytes[i + 3] === 0x6c) {
+        kind = ValueKind.Null;
+        i += 4;
+      } else if (c === 0x74 && bytes[i + 1] === 0x72 && bytes[i + 2] === 0x75 && bytes[i + 3] === 0x65) {
+        kind = ValueKind.True;
+        i += 4;
+      } else if (
+        c === 0x66 &&
+        bytes[i + 1] === 0x61 &&
+        bytes[i + 2] === 0x6c &&
+        bytes[i + 3] === 0x73 &&
+        bytes[i + 4] === 0x65
+      ) {
+        kind = ValueKind.False;
+        i += 5;
+      } else return -1;
+      valueStarts[f] = valueStart;
+      valueEnds[f] = i;
+      valueKinds[f] = kind;
+      if (!plan) continue; // a field only read for the own-query flag: not written
+      // what BigQuery takes: the copy as it is, or a value written in its place, or -1
+      if (kind === ValueKind.Null) {
+        if (plan.isKey) return -1;
+        o = copyBytes(NULL_BYTES, 0, 4, out, valueOut);
+        continue;
+      }
+      if (plan.mask) {
+        const memo = maskedBytes[planIndex];
+        if (!memo || kind !== ValueKind.PlainString) return -1;
+        const value = bytes.toString('latin1', valueStart, i);
+        let text = memo.get(value);
+        if (text === undefined) {
+          text = bytesOf(jsonText(plan.mask(value.slice(1, -1))));
+          if (memo.size >= HASH_MEMO_SIZE) memo.clear();
+          memo.set(value, text);
+        }
+        o = copyBytes(text, 0, text.length, out, valueOut);
+        continue;
+      }
+      const length = i - valueStart;
+      switch (plan.field.bigqueryType) {
+        case 'STRING':
+          if (kind !== ValueKind.PlainString) return -1;
+          break;
+        case 'INTEGER':
+          if (kind !== ValueKind.Integer || length > (c === 0x2d ? 16 : 15)) return -1;
+          if (length === 2 && c === 0x2d && bytes[valueStart + 1] === 0x30) {
+            out[valueOut] = 0x30; // -0 is written 0
+            w = valueOut + 1;
+          }
+          break;
+        case 'FLOAT':
+          if (kind !== ValueKind.Integer && kind !== ValueKind.Number) return -1;
+          if (length > 300) return -1;
+          if (allZeroDigits(bytes, valueStart, i)) {
+            out[valueOut] = 0x30;
+            w = valueOut + 1;
+          }
+          break;
+        case 'BOOLEAN': {
+          const truth = kind === ValueKind.PlainString ? yesNo(bytes, valueStart + 1, i - 1) : kind;
+          if (truth === ValueKind.True) w = copyBytes(TRUE_BYTES, 0, 4, out, valueOut);
+          else if (truth === ValueKind.False) w = copyBytes(FALSE_BYTES, 0, 5, out, valueOut);
+          else return -1;
+          break;
+        }
+        case 'TIMESTAMP':
+        case 'DATETIME':
+          if (kind !== ValueKind.PlainString || !isDateTimeBytes(bytes, valueStart + 1, i - 1)) return -1;
+          if (!utc) {
+            w = zonedDateTime(plan, bytes, valueStart, i, valueOut);
+            if (w < 0) return -1;
+          }
+          break;
+        case 'DATE':
+          if (kind !== ValueKind.PlainString || !isDateBytes(bytes, valueStart + 1, i - 1)) return -1;
+          break;
+      }
+      o = w;
+    }
+    let c = bytes[i];
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = bytes[++i];
+    if (c !== CLOSE_BRACE_BYTE || i >= limit) return -1; // another field (or the end of the chunk): the scan decides
+    for (let d = droppedAfter; d > 0; d--) {
+      const prefix = droppedPrefixes[p++]!;
+      o = copyBytes(prefix, 0, prefix.length, out, o);
+    }
+    if (ownQueryField) {
+      const f = ownQueryField_;
+      const own =
+        context.apiUserId !== undefined &&
+        Number(fieldValue(bytes, valueStarts[f]!, valueEnds[f]!, valueKinds[f]!)) === context.apiUserId;
+      const text = own ? ownQueryTrue : ownQueryFalse;
+      o = copyBytes(text, 0, text.length, out, o);
+    }
+    o = copyBytes(tailBytes, 0, tailBytes.length, out, o);
+    const picked = new Array<unknown>(pick.length).fill(undefined);
+    for (let f = 0; f < queryFields.length; f++) {
+      const k = pickOfField[f]!;
+      if (k >= 0) picked[k] = fieldValue(bytes, valueStarts[f]!, valueEnds[f]!, valueKinds[f]!);
+    }
+    lineAtResult = { bytes: out, start: used, end: o, badReason: undefined, picked };
+    used = o;
+    return i + 1;
+  };
+
+  /** The common row in one pass (see lineAt), with room reserved for a row of up to `limit - start` bytes. */
+  const tryLineAt = (bytes: Buffer, start: number, limit: number): RowLine | undefined => {
+    if (!oneStep) return undefined;
+    // A row longer than this is left to the scan, so the room reserved stays small whatever the chunk's size.
+    const bound = Math.min(limit, start + ONE_STEP_ROW_BYTES);
+    reserve(mostAddedBytes + 64 + (bound - start) * fieldUses);
+    const end = lineAt(bytes, start, bound);
+    if (end < 0) return undefined;
+    lastRowEnd = end;
+    return lineAtResult;
+  };
+  let lastRowEnd = 0;
+
   const fromBytes = (bytes: Buffer, start: number, end: number, index: number): RowLine => {
+    const line = tryLineAt(bytes, start, end);
+    if (line && lastRowEnd === end) return line;
+    if (line) throw new Error(`fromBytes: the row at ${start} ends at ${lastRowEnd}, not at ${end}`);
     reserve(mostAddedBytes + (end - start) * fieldUses);
     if (byteFields.scan(bytes, start, end)) {
       const lineEnd = bytesLine();
@@ -631,6 +902,10 @@ export function rowConverter(
     },
     fromJson,
     fromBytes,
+    rowAt(bytes, start, limit) {
+      const line = tryLineAt(bytes, start, limit);
+      return line ? { line, end: lastRowEnd } : undefined;
+    },
   };
 }
 
@@ -638,7 +913,29 @@ export function rowConverter(
  * views, so a buffer lives until its last line is compressed. */
 const LINE_BUFFER_BYTES = 1024 * 1024;
 
+/** Rows up to this long are tried in one pass (rowAt); longer ones are found first, then scanned. */
+const ONE_STEP_ROW_BYTES = 16 * 1024;
+
 const NULL_BYTES = Buffer.from('null');
+const QUOTE_BYTE = 0x22;
+const BACKSLASH_BYTE = 0x5c;
+const CLOSE_BRACE_BYTE = 0x7d;
+
+/** A value's JSON.parse value from its bytes (printable ASCII: latin1 is its UTF-8). */
+function fieldValue(bytes: Buffer, start: number, end: number, kind: number): unknown {
+  switch (kind) {
+    case ValueKind.Null:
+      return null;
+    case ValueKind.True:
+      return true;
+    case ValueKind.False:
+      return false;
+    case ValueKind.PlainString:
+      return bytes.toString('latin1', start + 1, end - 1);
+    default:
+      return Number(bytes.toString('latin1', start, end));
+  }
+}
 const TRUE_BYTES = Buffer.from('true');
 const FALSE_BYTES = Buffer.from('false');
 
