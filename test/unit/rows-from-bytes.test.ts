@@ -352,6 +352,54 @@ describe('fromBytes: the bytes of fromJson’s line', () => {
   });
 });
 
+describe('rowAt through the row reader: a whole body', () => {
+  it('gives fromJson’s lines, reasons and picks for a body cut anywhere, rows taken whole or left to fromBytes', () => {
+    const rows: string[] = [];
+    for (let n = 0; n < 60; n++) {
+      const value = Object.values(VARIANTS)[n % 11]![Math.floor(n / 11) % 5];
+      const name = Object.keys(VARIANTS)[n % 11]!;
+      rows.push(JSON.stringify(n % 3 === 0 ? GOOD : { ...GOOD, [name]: value }));
+    }
+    rows.push(JSON.stringify({ ...GOOD, 't.text': 'z'.repeat(40_000) })); // longer than a one-pass row
+    const body = Buffer.from(`[${rows.join(',\n')}]`);
+    const reference = converterIn('UTC');
+    const expected = rows.map((json, i) => {
+      const converted = reference.fromJson(json, i);
+      return { line: `${converted.line}\n`, badReason: converted.badReason, picked: converted.picked };
+    });
+    for (const cut of [1, 100, 611, 1000, 4096, 20_000, 65_536]) {
+      const converter = converterIn('UTC');
+      const reader = new JsonArrayRowReader();
+      const lines: RowLine[] = [];
+      let taken = 0;
+      for (let at = 0; at < body.length; at += cut) {
+        reader.pushBytes(
+          body.subarray(at, Math.min(body.length, at + cut)),
+          (bytes, start, end) => lines.push(converter.fromBytes(bytes, start, end, reader.rows - 1)),
+          (bytes, start, limit) => {
+            const found = converter.rowAt(bytes, start, limit);
+            if (!found) return -1;
+            taken++;
+            lines.push(found.line);
+            return found.end;
+          },
+        );
+      }
+      reader.finish();
+      expect(reader.rows).toBe(rows.length);
+      expect(
+        lines.map((l) => ({
+          line: l.bytes.toString('utf8', l.start, l.end),
+          badReason: l.badReason,
+          picked: l.picked,
+        })),
+        `cut every ${cut} bytes`,
+      ).toEqual(expected);
+      if (cut >= 4096) expect(taken, `cut every ${cut} bytes`).toBeGreaterThan(rows.length / 4);
+    }
+  });
+});
+
 describe('FlatRowBytes and JsonArrayRowReader.pushBytes', () => {
   it('finds fields of printable ASCII rows and refuses escapes, control and non-ASCII bytes', () => {
     const fields = new FlatRowBytes();
