@@ -24,9 +24,9 @@ export class StateKeys {
     return `${this.prefix}:open-staged:${instanceId}:${exportName}:${windowId}`;
   }
 
-  /** Short-lived lock held while one fan-out plans one export. */
-  planLock(instanceId: string, exportName: string): string {
-    return `${this.prefix}:plan-lock:${instanceId}:${exportName}`;
+  /** Short-lived lock held while one fan-out plans the exports of one instance. */
+  planLock(instanceId: string): string {
+    return `${this.prefix}:plan-lock:${instanceId}`;
   }
 
   /** Hash: per export the outcome of the last window (for the status page and metrics). */

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { StateKeys } from './keys.ts';
 
-// Two fan-outs (a tick and an `lsa run`, or two schedulers) must not plan the same export at once. The lock is a
-// key with a token and a time to live; releasing it compares the token and deletes in one script, so a fan-out
+// Two fan-outs (a tick and an `lsa run`, or two schedulers) must not plan the same export at once. One lock per
+// instance covers its exports: a fan-out plans an instance's exports in a few milliseconds, and one lock per
+// instance instead of one per export is 4 Redis commands per instance instead of per window. The lock is a key
+// with a token and a time to live; releasing it compares the token and deletes in one script, so a fan-out
 // whose lock expired (it stalled) can never release the lock another fan-out holds by then.
 
 const RELEASE = `
@@ -24,9 +26,9 @@ export class PlanLocks {
     this.redis.defineCommand('lsaReleaseLock', { numberOfKeys: 1, lua: RELEASE });
   }
 
-  /** The plan lock of one export, or null while another fan-out holds it. */
-  async acquire(instanceId: string, exportName: string): Promise<HeldLock | null> {
-    const key = this.keys.planLock(instanceId, exportName);
+  /** The plan lock of one instance's exports, or null while another fan-out holds it. */
+  async acquire(instanceId: string): Promise<HeldLock | null> {
+    const key = this.keys.planLock(instanceId);
     const token = randomUUID();
     if ((await this.redis.set(key, token, 'PX', this.ttlMs, 'NX')) !== 'OK') return null;
     return {

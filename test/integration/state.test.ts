@@ -144,22 +144,22 @@ describe('query leases', () => {
 });
 
 describe('plan locks and cool-downs', () => {
-  it('lets one fan-out plan an export at a time, and only the holder release the lock', async () => {
+  it("lets one fan-out plan an instance's exports at a time, and only the holder release the lock", async () => {
     const locks = new PlanLocks(redis, keys, 200);
-    const first = await locks.acquire('l', 'history');
+    const first = await locks.acquire('l');
     expect(first).not.toBeNull();
-    expect(await locks.acquire('l', 'history')).toBeNull();
-    expect(await locks.acquire('l', 'user')).not.toBeNull();
+    expect(await locks.acquire('l')).toBeNull();
+    expect(await locks.acquire('other')).not.toBeNull();
     // the first holder stalls past the lock's life; a second fan-out takes it; the first's late release
     // must not free the second's lock
-    await redis.pexpire(keys.planLock('l', 'history'), 1);
+    await redis.pexpire(keys.planLock('l'), 1);
     await new Promise((r) => setTimeout(r, 20));
-    const second = await locks.acquire('l', 'history');
+    const second = await locks.acquire('l');
     expect(second).not.toBeNull();
     await first!.release();
-    expect(await locks.acquire('l', 'history')).toBeNull();
+    expect(await locks.acquire('l')).toBeNull();
     await second!.release();
-    expect(await locks.acquire('l', 'history')).not.toBeNull();
+    expect(await locks.acquire('l')).not.toBeNull();
   });
 
   it('only ever extends an instance cool-down', async () => {

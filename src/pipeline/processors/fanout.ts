@@ -65,25 +65,29 @@ export async function fanout(
   for (const instance of instancesForTick(context, data)) {
     const budget = await InstanceBudget.load(context, instance, instance.exports, nowMs);
     if (budget) await reportBudget(context, budget, nowMs, summary);
-    for (const resolved of instance.exports) {
-      const exportName = resolved.definition.name;
-      if (data.exports && !data.exports.includes(exportName)) continue;
-      await context.exportState.ensure(instance.id, exportName);
-      // Two fan-outs (a tick and an `lsa run`, or two schedulers) must not plan the same export at once.
-      const lock = await context.planLocks.acquire(instance.id, exportName);
-      if (!lock) {
+    const exports = instance.exports.filter(
+      (resolved) => !data.exports || data.exports.includes(resolved.definition.name),
+    );
+    if (exports.length === 0) continue;
+    // Two fan-outs (a tick and an `lsa run`, or two schedulers) must not plan the same export at once.
+    const lock = await context.planLocks.acquire(instance.id);
+    if (!lock) {
+      for (const resolved of exports) {
         summary.skipped.push({
           instanceId: instance.id,
-          exportName,
+          exportName: resolved.definition.name,
           reason: 'another fan-out is planning it',
         });
-        continue;
       }
-      try {
+      continue;
+    }
+    try {
+      for (const resolved of exports) {
+        await context.exportState.ensure(instance.id, resolved.definition.name);
         await planExport(context, instance, resolved, nowMs, summary, budget);
-      } finally {
-        await lock.release();
       }
+    } finally {
+      await lock.release();
     }
   }
   await job?.log(
