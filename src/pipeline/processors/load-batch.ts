@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import {
   type BatchLoadResult,
   dropStagingTable,
@@ -194,17 +194,21 @@ async function wake(context: PipelineContext, windows: BatchWindow[]): Promise<v
   for (const pause of [0, ...WAKE_RETRY_MS]) {
     if (sleeping.length === 0) return;
     if (pause > 0) await sleep(pause);
-    const notYet: string[] = [];
-    for (const loadJobId of sleeping) {
-      const waiting = await context.queues.load.getJob(loadJobId);
-      if (!waiting) continue;
-      try {
-        await waiting.promote();
-      } catch {
-        const state = await waiting.getState();
-        if (state === 'waiting-children' || state === 'active') notYet.push(loadJobId);
-      }
-    }
-    sleeping = notYet;
+    // All at once, in one round trip: the woken jobs reach the load queue together, and a worker fetches them one
+    // after another (each completion fetches the next) instead of waking for each. A handle by id is all
+    // promote needs: reading each job first would cost a command per window.
+    const notYet = await Promise.all(
+      sleeping.map(async (loadJobId) => {
+        const waiting = new Job(context.queues.load, 'load', {}, {}, loadJobId);
+        try {
+          await waiting.promote();
+          return null;
+        } catch {
+          const state = await waiting.getState();
+          return state === 'waiting-children' || state === 'active' ? loadJobId : null;
+        }
+      }),
+    );
+    sleeping = notYet.filter((id): id is string => id !== null);
   }
 }
