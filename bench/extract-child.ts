@@ -11,7 +11,7 @@ import { LookerClients } from '../src/looker/client.ts';
 import { lookerDateTime } from '../src/looker/datetime.ts';
 import { extractWindow } from '../src/looker/extract.ts';
 import { JsonArrayRowReader } from '../src/looker/json-rows.ts';
-import { rowConverter } from '../src/looker/rows.ts';
+import { type RowLine, rowConverter } from '../src/looker/rows.ts';
 import { SPOOL_GZIP_LEVEL, SpoolWriter } from '../src/spool/writer.ts';
 import { cpuSeconds, median, peakRssMb } from './measure.ts';
 
@@ -230,15 +230,25 @@ async function runStage(chunks: Buffer[], stage: Stage, run: number): Promise<nu
   for (const chunk of chunks) {
     // As the extract does: each line written as it is made, gzip's back-pressure awaited once per chunk.
     let wait: Promise<void> | undefined;
-    reader.pushBytes(chunk, (bytes, start, end) => {
-      if (stage === 'scan') {
-        sink += end - start;
-        return;
-      }
-      const line = converter.fromBytes(bytes, start, end, reader.rows - 1);
+    const take = (line: RowLine) => {
       if (writer) wait = writer.writeLineBytes(line.bytes, line.start, line.end) ?? wait;
       else sink += line.end - line.start;
-    });
+    };
+    reader.pushBytes(
+      chunk,
+      (bytes, start, end) => {
+        if (stage === 'scan') sink += end - start;
+        else take(converter.fromBytes(bytes, start, end, reader.rows - 1));
+      },
+      stage === 'scan'
+        ? undefined
+        : (bytes, start, limit) => {
+            const found = converter.rowAt(bytes, start, limit);
+            if (!found) return -1;
+            take(found.line);
+            return found.end;
+          },
+    );
     if (wait) await wait;
   }
   if (writer) await writer.finish();

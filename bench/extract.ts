@@ -246,8 +246,8 @@ export async function extractBench(options: ExtractBenchOptions): Promise<Extrac
     const n = Number(breakdown.rows);
     let previous = 0;
     const what: Record<string, string> = {
-      scan: 'find each row in the byte chunks (JsonArrayRowReader.pushBytes)',
-      line: "+ the NDJSON line's bytes from the row's bytes (rowConverter.fromBytes), no masking",
+      scan: 'find each row in the byte chunks (JsonArrayRowReader.pushBytes, alone)',
+      line: "+ the NDJSON line's bytes from the row's bytes (rowConverter.rowAt, else fromBytes), no masking",
       mask: '+ HMAC-SHA256 of user.email (masking.hashMask)',
       spool: '+ SpoolWriter.writeLineBytes: gzip, sha256, file',
     };

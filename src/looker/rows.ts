@@ -490,11 +490,13 @@ export function rowConverter(
   const byteFields = new FlatRowBytes();
   const byteSlots = new Int32Array(wanted.length);
   let out = Buffer.allocUnsafeSlow(LINE_BUFFER_BYTES);
+  let outView = new DataView(out.buffer, out.byteOffset, out.length);
   let used = 0;
   /** Room for `bytes` more: a fresh buffer when this one is full (lines already handed out are never rewritten). */
   const reserve = (bytes: number) => {
     if (used + bytes <= out.length) return;
     out = Buffer.allocUnsafeSlow(Math.max(LINE_BUFFER_BYTES, bytes));
+    outView = new DataView(out.buffer, out.byteOffset, out.length);
     used = 0;
   };
 
@@ -650,6 +652,20 @@ export function rowConverter(
   const valueEnds = new Int32Array(queryFields.length);
   const valueKinds = new Uint8Array(queryFields.length);
   let lineAtResult: RowLine | undefined;
+  // The constant parts of a line, and the keys asked, as words: written and compared four bytes at a time.
+  const headWords = wordsOf(headBytes);
+  const tailWords = wordsOf(tailBytes);
+  const prefixWords = prefixBytes.map(wordsOf);
+  const droppedWords = droppedPrefixes.map(wordsOf);
+  const wantedWords = wantedBytes.map(wordsOf);
+  const ownQueryTrueWords = wordsOf(ownQueryTrue);
+  const ownQueryFalseWords = wordsOf(ownQueryFalse);
+  const maskedWords = plans.map((plan) =>
+    plan.mask && plan.field.bigqueryType === 'STRING' ? new Map<string, Words>() : undefined,
+  );
+  /** A view of the last row's buffer (one per chunk). */
+  let viewed: Buffer | undefined;
+  let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
   /**
    * The row whose `{` is at `bytes[start]`, when it is the common row: its fields exactly those asked, in the order
@@ -659,7 +675,14 @@ export function rowConverter(
    * `limit` bounds the search (the chunk's end).
    */
   const lineAt = (bytes: Buffer, start: number, limit: number): number => {
-    let o = copyBytes(headBytes, 0, headBytes.length, out, used);
+    const dst = out; // locals: the loops below read them per byte
+    const dstView = outView;
+    if (bytes !== viewed) {
+      viewed = bytes;
+      view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    }
+    const src = view;
+    let o = writeWords(dstView, used, headWords);
     let i = start + 1;
     let p = 0; // the next plan to write
     for (let f = 0; f < queryFields.length; f++) {
@@ -672,10 +695,9 @@ export function rowConverter(
         while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = bytes[++i];
       }
       if (c !== QUOTE_BYTE) return -1;
-      const name = wantedBytes[f]!;
+      const name = wantedWords[f]!;
       const keyEnd = i + 1 + name.length;
-      if (keyEnd >= limit || bytes[keyEnd] !== QUOTE_BYTE) return -1;
-      for (let k = 0; k < name.length; k++) if (bytes[i + 1 + k] !== name[k]) return -1;
+      if (keyEnd >= limit || bytes[keyEnd] !== QUOTE_BYTE || !sameWords(src, i + 1, name)) return -1;
       i = keyEnd + 1;
       c = bytes[i];
       while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = bytes[++i];
@@ -683,16 +705,12 @@ export function rowConverter(
       c = bytes[++i];
       while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = bytes[++i];
       // dropped columns before this one
-      for (let d = droppedBefore[f]!; d > 0; d--) {
-        const prefix = droppedPrefixes[p++]!;
-        o = copyBytes(prefix, 0, prefix.length, out, o);
-      }
+      for (let d = droppedBefore[f]!; d > 0; d--) o = writeWords(dstView, o, droppedWords[p++]!);
       const planIndex = fieldPlan[f]!;
       const plan = planIndex >= 0 ? plans[planIndex]! : undefined;
       let valueOut = o;
       if (plan) {
-        const prefix = prefixBytes[planIndex]!;
-        valueOut = copyBytes(prefix, 0, prefix.length, out, o);
+        valueOut = writeWords(dstView, o, prefixWords[planIndex]!);
         p = planIndex + 1;
       }
       // the value, copied while it is checked
@@ -701,27 +719,26 @@ export function rowConverter(
       let exponent = false;
       let w = valueOut;
       if (c === QUOTE_BYTE) {
-        out[w++] = QUOTE_BYTE;
+        // Printable ASCII but quote and backslash, found, then copied with its quotes four bytes a step.
         for (i++; ; i++) {
           if (i >= limit) return -1;
           const byte = bytes[i]!;
           if (byte === QUOTE_BYTE) break;
           if (byte < 0x20 || byte === BACKSLASH_BYTE || byte > 0x7e) return -1;
-          out[w++] = byte;
         }
-        out[w++] = QUOTE_BYTE;
         i++;
+        w = copyWords(src, valueStart, i, dstView, w);
         kind = ValueKind.PlainString;
       } else if (c === 0x2d || (c !== undefined && c >= 0x30 && c <= 0x39)) {
         // JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-        if (c === 0x2d) out[w++] = bytes[i++]!;
+        if (c === 0x2d) dst[w++] = bytes[i++]!;
         let d = bytes[i];
         if (d === 0x30) {
-          out[w++] = d;
+          dst[w++] = d;
           d = bytes[++i];
         } else if (d !== undefined && d >= 0x31 && d <= 0x39) {
           while (d !== undefined && d >= 0x30 && d <= 0x39) {
-            out[w++] = d;
+            dst[w++] = d;
             d = bytes[++i];
           }
         } else return -1;
@@ -731,11 +748,11 @@ export function rowConverter(
           kind = ValueKind.Number;
           exponent = d !== 0x2e;
           if (exponent) return -1;
-          out[w++] = d;
+          dst[w++] = d;
           d = bytes[++i];
           if (d === undefined || d < 0x30 || d > 0x39) return -1;
           while (d !== undefined && d >= 0x30 && d <= 0x39) {
-            out[w++] = d;
+            dst[w++] = d;
             d = bytes[++i];
           }
           if (d === 0x65 || d === 0x45) return -1;
@@ -764,20 +781,20 @@ export function rowConverter(
       // what BigQuery takes: the copy as it is, or a value written in its place, or -1
       if (kind === ValueKind.Null) {
         if (plan.isKey) return -1;
-        o = copyBytes(NULL_BYTES, 0, 4, out, valueOut);
+        o = copyBytes(NULL_BYTES, 0, 4, dst, valueOut);
         continue;
       }
       if (plan.mask) {
-        const memo = maskedBytes[planIndex];
+        const memo = maskedWords[planIndex];
         if (!memo || kind !== ValueKind.PlainString) return -1;
         const value = bytes.toString('latin1', valueStart, i);
         let text = memo.get(value);
         if (text === undefined) {
-          text = bytesOf(jsonText(plan.mask(value.slice(1, -1))));
+          text = wordsOf(bytesOf(jsonText(plan.mask(value.slice(1, -1)))));
           if (memo.size >= HASH_MEMO_SIZE) memo.clear();
           memo.set(value, text);
         }
-        o = copyBytes(text, 0, text.length, out, valueOut);
+        o = writeWords(dstView, valueOut, text);
         continue;
       }
       const length = i - valueStart;
@@ -788,7 +805,7 @@ export function rowConverter(
         case 'INTEGER':
           if (kind !== ValueKind.Integer || length > (c === 0x2d ? 16 : 15)) return -1;
           if (length === 2 && c === 0x2d && bytes[valueStart + 1] === 0x30) {
-            out[valueOut] = 0x30; // -0 is written 0
+            dst[valueOut] = 0x30; // -0 is written 0
             w = valueOut + 1;
           }
           break;
@@ -796,14 +813,14 @@ export function rowConverter(
           if (kind !== ValueKind.Integer && kind !== ValueKind.Number) return -1;
           if (length > 300) return -1;
           if (allZeroDigits(bytes, valueStart, i)) {
-            out[valueOut] = 0x30;
+            dst[valueOut] = 0x30;
             w = valueOut + 1;
           }
           break;
         case 'BOOLEAN': {
           const truth = kind === ValueKind.PlainString ? yesNo(bytes, valueStart + 1, i - 1) : kind;
-          if (truth === ValueKind.True) w = copyBytes(TRUE_BYTES, 0, 4, out, valueOut);
-          else if (truth === ValueKind.False) w = copyBytes(FALSE_BYTES, 0, 5, out, valueOut);
+          if (truth === ValueKind.True) w = copyBytes(TRUE_BYTES, 0, 4, dst, valueOut);
+          else if (truth === ValueKind.False) w = copyBytes(FALSE_BYTES, 0, 5, dst, valueOut);
           else return -1;
           break;
         }
@@ -824,19 +841,15 @@ export function rowConverter(
     let c = bytes[i];
     while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = bytes[++i];
     if (c !== CLOSE_BRACE_BYTE || i >= limit) return -1; // another field (or the end of the chunk): the scan decides
-    for (let d = droppedAfter; d > 0; d--) {
-      const prefix = droppedPrefixes[p++]!;
-      o = copyBytes(prefix, 0, prefix.length, out, o);
-    }
+    for (let d = droppedAfter; d > 0; d--) o = writeWords(dstView, o, droppedWords[p++]!);
     if (ownQueryField) {
       const f = ownQueryField_;
       const own =
         context.apiUserId !== undefined &&
         Number(fieldValue(bytes, valueStarts[f]!, valueEnds[f]!, valueKinds[f]!)) === context.apiUserId;
-      const text = own ? ownQueryTrue : ownQueryFalse;
-      o = copyBytes(text, 0, text.length, out, o);
+      o = writeWords(dstView, o, own ? ownQueryTrueWords : ownQueryFalseWords);
     }
-    o = copyBytes(tailBytes, 0, tailBytes.length, out, o);
+    o = writeWords(dstView, o, tailWords);
     const picked = new Array<unknown>(pick.length).fill(undefined);
     for (let f = 0; f < queryFields.length; f++) {
       const k = pickOfField[f]!;
@@ -938,6 +951,48 @@ function fieldValue(bytes: Buffer, start: number, end: number, kind: number): un
 }
 const TRUE_BYTES = Buffer.from('true');
 const FALSE_BYTES = Buffer.from('false');
+
+/** Constant bytes as little-endian 32-bit words and the 0–3 bytes after the last whole one. */
+interface Words {
+  length: number;
+  words: Uint32Array;
+  rest: Uint8Array;
+}
+
+function wordsOf(bytes: Uint8Array): Words {
+  const whole = bytes.length >> 2;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const words = new Uint32Array(whole);
+  for (let k = 0; k < whole; k++) words[k] = view.getUint32(4 * k, true);
+  return { length: bytes.length, words, rest: bytes.slice(4 * whole) };
+}
+
+/** Writes `constant` at `at` (room reserved), four bytes a step; returns where it ends. */
+function writeWords(to: DataView, at: number, constant: Words): number {
+  let o = at;
+  const { words, rest } = constant;
+  for (let k = 0; k < words.length; k++, o += 4) to.setUint32(o, words[k]!, true);
+  for (let k = 0; k < rest.length; k++) to.setUint8(o++, rest[k]!);
+  return o;
+}
+
+/** Copies `from[start, end)` to `to[at]` four bytes a step (room reserved); returns where it ends. */
+function copyWords(from: DataView, start: number, end: number, to: DataView, at: number): number {
+  let k = start;
+  let o = at;
+  for (; k + 4 <= end; k += 4, o += 4) to.setUint32(o, from.getUint32(k, true), true);
+  for (; k < end; k++) to.setUint8(o++, from.getUint8(k));
+  return o;
+}
+
+/** Whether the bytes at `at` (all within the view) are `constant`, compared four at a time. */
+function sameWords(view: DataView, at: number, constant: Words): boolean {
+  let o = at;
+  const { words, rest } = constant;
+  for (let k = 0; k < words.length; k++, o += 4) if (view.getUint32(o, true) !== words[k]) return false;
+  for (let k = 0; k < rest.length; k++) if (view.getUint8(o++) !== rest[k]) return false;
+  return true;
+}
 
 /** Copies `from[start, end)` to `to[at]`, returning where it ends: a loop, cheaper than a native call for the few
  * bytes of a value. */
