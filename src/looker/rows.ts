@@ -867,14 +867,21 @@ export function rowConverter(
     const bound = Math.min(limit, start + ONE_STEP_ROW_BYTES);
     reserve(mostAddedBytes + 64 + (bound - start) * fieldUses);
     const end = lineAt(bytes, start, bound);
-    if (end < 0) return undefined;
+    if (end < 0) {
+      refusedBytes = bytes;
+      refusedStart = start;
+      return undefined;
+    }
     lastRowEnd = end;
     return lineAtResult;
   };
   let lastRowEnd = 0;
+  /** The row rowAt refused last: when it comes whole to fromBytes, it is not tried in one pass again. */
+  let refusedBytes: Buffer | undefined;
+  let refusedStart = -1;
 
   const fromBytes = (bytes: Buffer, start: number, end: number, index: number): RowLine => {
-    const line = tryLineAt(bytes, start, end);
+    const line = bytes === refusedBytes && start === refusedStart ? undefined : tryLineAt(bytes, start, end);
     if (line && lastRowEnd === end) return line;
     if (line) throw new Error(`fromBytes: the row at ${start} ends at ${lastRowEnd}, not at ${end}`);
     reserve(mostAddedBytes + (end - start) * fieldUses);
@@ -924,7 +931,7 @@ export function rowConverter(
 
 /** Bytes of lines `fromBytes` writes into one buffer before taking the next: the spool hands them to gzip as
  * views, so a buffer lives until its last line is compressed. */
-const LINE_BUFFER_BYTES = 1024 * 1024;
+const LINE_BUFFER_BYTES = 256 * 1024;
 
 /** Rows up to this long are tried in one pass (rowAt); longer ones are found first, then scanned. */
 const ONE_STEP_ROW_BYTES = 16 * 1024;
