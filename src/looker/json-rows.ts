@@ -1,7 +1,8 @@
 // Reads Looker's `json` result format — one JSON array of flat objects — incrementally from byte chunks, so a
 // response of any size is parsed in flat memory. The scanner only finds where each top-level object starts and
-// ends (tracking strings and escapes); each object is then handed on as its bytes (`pushBytes`) or its text (`push`). It never trusts that
-// the body is complete: a missing `]` is an error, not a short page.
+// ends (tracking strings and escapes); each object is then handed on as its bytes (`pushBytes`, which may first
+// offer it to a caller that finds its end itself) or its text (`push`). It never trusts that the body is
+// complete: a missing `]` is an error, not a short page.
 
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
