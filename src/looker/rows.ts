@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { ResolvedExport } from '../config/model.ts';
 import { NonRetryableError } from '../errors.ts';
 import {
@@ -715,20 +716,26 @@ export function rowConverter(
       }
       // the value, copied while it is checked
       const valueStart = i;
-      let kind: ValueKind;
+      let kind: ValueKind | typeof WIDE_STRING;
       let exponent = false;
       let w = valueOut;
       if (c === QUOTE_BYTE) {
-        // Printable ASCII but quote and backslash, found, then copied with its quotes four bytes a step.
+        // No escape and no control character, found, then copied with its quotes four bytes a step. Bytes
+        // beyond ASCII must be valid UTF-8 (checked natively, once): then they are what decoding the row and
+        // JSON.stringify's encoding of the line would write (it escapes only lone surrogates, which UTF-8
+        // cannot hold; invalid bytes would decode to U+FFFD, so such a row takes the text path).
+        let wide = 0;
         for (i++; ; i++) {
           if (i >= limit) return -1;
           const byte = bytes[i]!;
           if (byte === QUOTE_BYTE) break;
-          if (byte < 0x20 || byte === BACKSLASH_BYTE || byte > 0x7e) return -1;
+          if (byte < 0x20 || byte === BACKSLASH_BYTE) return -1;
+          if (byte > 0x7e) wide = 1;
         }
+        if (wide && !isUtf8(bytes.subarray(valueStart + 1, i))) return -1;
         i++;
         w = copyWords(src, valueStart, i, dstView, w);
-        kind = ValueKind.PlainString;
+        kind = wide ? WIDE_STRING : ValueKind.PlainString;
       } else if (c === 0x2d || (c !== undefined && c >= 0x30 && c <= 0x39)) {
         // JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
         if (c === 0x2d) dst[w++] = bytes[i++]!;
@@ -786,11 +793,12 @@ export function rowConverter(
       }
       if (plan.mask) {
         const memo = maskedWords[planIndex];
-        if (!memo || kind !== ValueKind.PlainString) return -1;
+        if (!memo || (kind !== ValueKind.PlainString && kind !== WIDE_STRING)) return -1;
+        // Keyed by the value's bytes (latin1 maps bytes to characters one to one); masked as decoded.
         const value = bytes.toString('latin1', valueStart, i);
         let text = memo.get(value);
         if (text === undefined) {
-          text = wordsOf(bytesOf(jsonText(plan.mask(value.slice(1, -1)))));
+          text = wordsOf(bytesOf(jsonText(plan.mask(bytes.toString('utf8', valueStart + 1, i - 1)))));
           if (memo.size >= HASH_MEMO_SIZE) memo.clear();
           memo.set(value, text);
         }
@@ -800,7 +808,7 @@ export function rowConverter(
       const length = i - valueStart;
       switch (plan.field.bigqueryType) {
         case 'STRING':
-          if (kind !== ValueKind.PlainString) return -1;
+          if (kind !== ValueKind.PlainString && kind !== WIDE_STRING) return -1;
           break;
         case 'INTEGER':
           if (kind !== ValueKind.Integer || length > (c === 0x2d ? 16 : 15)) return -1;
@@ -941,9 +949,14 @@ const QUOTE_BYTE = 0x22;
 const BACKSLASH_BYTE = 0x5c;
 const CLOSE_BRACE_BYTE = 0x7d;
 
-/** A value's JSON.parse value from its bytes (printable ASCII: latin1 is its UTF-8). */
+/** A string of the one pass with bytes beyond ASCII (valid UTF-8): copied, but decoded as UTF-8, not latin1. */
+const WIDE_STRING = 7 as const;
+
+/** A value's JSON.parse value from its bytes (printable ASCII, where latin1 is UTF-8, or a WIDE_STRING). */
 function fieldValue(bytes: Buffer, start: number, end: number, kind: number): unknown {
   switch (kind) {
+    case WIDE_STRING:
+      return bytes.toString('utf8', start + 1, end - 1);
     case ValueKind.Null:
       return null;
     case ValueKind.True:

@@ -73,7 +73,8 @@ function samePicked(a: unknown[], b: unknown[]): boolean {
 }
 
 interface Checker {
-  check(json: string, index?: number): void;
+  /** A row as text (encoded as UTF-8) or as raw bytes (perhaps not valid UTF-8: decoding gives U+FFFD). */
+  check(json: string | Buffer, index?: number): void;
   /** Every line handed out so far is still what it was. */
   checkEarlierLines(): void;
 }
@@ -84,8 +85,9 @@ function checker(timezone: string): Checker {
   const reference = converterIn(timezone);
   const handedOut: { line: RowLine; copy: Buffer }[] = [];
   return {
-    check(json, index = 0) {
-      const text = Buffer.from(json, 'utf8');
+    check(row, index = 0) {
+      const text = typeof row === 'string' ? Buffer.from(row, 'utf8') : row;
+      const json = text.toString('utf8');
       // At an offset inside a larger buffer whose other bytes would confuse a scan that read past the row.
       const padded = Buffer.concat([Buffer.from('{"t.id":"pad",'), text, Buffer.from('"x":1}]')]);
       const label = json.length > 300 ? `${json.slice(0, 300)}...` : json;
@@ -333,6 +335,50 @@ describe('fromBytes: the bytes of fromJson’s line', () => {
       }
       checkEarlierLines();
     }
+  });
+
+  it('bytes beyond ASCII: valid UTF-8 is copied, anything else decodes to U+FFFD as the text path does', () => {
+    const { check, checkEarlierLines } = checker('UTC');
+    const sequences = [
+      [0xc3, 0xa9], // é
+      [0xf0, 0x9f, 0x98, 0x80], // 😀
+      [0xe2, 0x80, 0xa8], // U+2028
+      [0x7f], // DEL
+      [0xef, 0xbb, 0xbf], // a byte-order mark
+      [0xc3, 0x28], // a lead byte without its continuation
+      [0x80], // a lone continuation byte
+      [0xed, 0xa0, 0x80], // a surrogate, which UTF-8 cannot hold
+      [0xc0, 0xaf], // an overlong form
+      [0xf5, 0x80, 0x80, 0x80], // beyond U+10FFFF
+      [0xf0, 0x9f, 0x98], // a cut 4-byte sequence
+      [0xff],
+    ];
+    for (const sequence of sequences) {
+      for (const [name, plain] of [
+        ['t.text', 'plain'],
+        ['t.email', 'ada@example.com'],
+        ['t.secret', 'hush'],
+        ['t.at', '2026-07-01 10:00:00'],
+        ['t.flag', 'Yes'],
+      ] as const) {
+        const good = JSON.stringify(GOOD);
+        const at = good.indexOf(`"${name}":"${plain}"`) + name.length + 4;
+        for (const where of [0, 1, plain.length]) {
+          const row = Buffer.concat([
+            Buffer.from(good.slice(0, at + where)),
+            Buffer.from(sequence),
+            Buffer.from(good.slice(at + where)),
+          ]);
+          check(row);
+        }
+      }
+    }
+    checkEarlierLines();
+    const converter = converterIn('UTC');
+    const accented = Buffer.from(
+      JSON.stringify({ ...GOOD, 't.text': 'Zürich 😀', 't.email': 'zoë@example.com' }),
+    );
+    expect(converter.rowAt(accented, 0, accented.length)?.end).toBe(accented.length);
   });
 
   it('an instance id outside ASCII is written as fromJson writes it', () => {
