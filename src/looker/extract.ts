@@ -412,7 +412,7 @@ class ExtractRun {
     let lastKey: unknown;
     this.queries++;
     await this.request.client.streamQuery(body, async (chunk) => {
-      // Each released row is written as it is converted, so its line dies young (V8's young generation stays
+      // Each released row is written as it is converted, so its RowLine dies young (V8's young generation stays
       // small); the writer keeps lines in order without waiting, and gzip's back-pressure is awaited per chunk.
       const waits: Promise<void>[] = [];
       try {
