@@ -28,10 +28,11 @@ import { hashMask, REDACTED, redactMask, type StringMask } from './masking.ts';
 // goes to `toLine` on the parsed row, so every quarantine reason and every invalid-JSON error is `toLine`'s and
 // `parseRow`'s own. Its lines parse to what `toLine`'s parse to (test/unit/rows-from-json.test.ts).
 //
-// `fromBytes` is `fromJson` on the row's bytes, for the extract: the common row (printable ASCII, no escapes,
-// FlatRowBytes) never becomes a string; its line is written as bytes, value bytes copied, into buffers handed on
-// to the spool as they are. Any other row is decoded and goes to `fromJson`. Its lines are `fromJson`'s, byte for
-// byte (test/unit/rows-from-bytes.test.ts).
+// `fromBytes` is `fromJson` on the row's bytes, for the extract, and `rowAt` the same before the row's end is
+// known: the common row (the fields asked in order, no escapes, valid UTF-8: `lineAt` in one pass; else printable
+// ASCII in any order: FlatRowBytes) never becomes a string; its line is written as bytes, value bytes copied, into
+// buffers handed on to the spool as they are. Any other row is decoded and goes to `fromJson`. Its lines are
+// `fromJson`'s, byte for byte (test/unit/rows-from-bytes.test.ts).
 
 export class BadRowError extends NonRetryableError {
   constructor(
@@ -164,7 +165,7 @@ export interface RowConverter {
   fromBytes(bytes: Buffer, start: number, end: number, index: number): RowLine;
   /**
    * The common row whose `{` is at `bytes[start]`, found and turned into its line in one pass (the fields asked,
-   * in order, printable ASCII, values BigQuery takes): its line and where the row ends (after `}`), or undefined
+   * in order, no escapes, valid UTF-8, values BigQuery takes): its line and where the row ends (after `}`), or undefined
    * for any other row (or one that runs past `limit`), which then goes to `fromBytes` once its end is known.
    */
   rowAt(bytes: Buffer, start: number, limit: number): { line: RowLine; end: number } | undefined;
@@ -670,8 +671,8 @@ export function rowConverter(
 
   /**
    * The row whose `{` is at `bytes[start]`, when it is the common row: its fields exactly those asked, in the order
-   * asked, every key and string printable ASCII without escapes, every value one BigQuery takes as it is (or a
-   * yes/no, or a masked string). Its line is written at `out[used]` in the same pass that finds its end; returns
+   * asked, no escape or control character in a string and any byte beyond ASCII valid UTF-8, every value one
+   * BigQuery takes as it is (or a yes/no, a masked string, a datetime of another zone). Its line is written at `out[used]` in the same pass that finds its end; returns
    * that end (after `}`), its line in `lineAtResult`. -1 for any other row (nothing written): `fromBytes` decides.
    * `limit` bounds the search (the chunk's end).
    */
