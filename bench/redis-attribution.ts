@@ -120,11 +120,15 @@ export class RedisMonitor {
         ? 'lsa commitWindow'
         : text.includes("'.lastRunAt'")
           ? 'lsa recordExtract'
-          : text.includes("'.lastLoadedAt'")
-            ? 'lsa recordLoad'
-            : text.includes('ZREMRANGEBYSCORE')
-              ? 'lsa acquireLease'
-              : `lua ${sha.slice(0, 8)}`;
+          : text.includes('ZCOUNT')
+            ? 'lsa batchJoin'
+            : text.includes("'closed'")
+              ? 'lsa batchClose'
+              : text.includes("'outcome', 'batch', 'export'")
+                ? 'lsa batchSettle'
+                : text.includes('ZREMRANGEBYSCORE')
+                  ? 'lsa acquireLease'
+                  : `lua ${sha.slice(0, 8)}`;
       this.scripts.set(sha, name);
       return name;
     }
@@ -132,7 +136,10 @@ export class RedisMonitor {
     const kind = keyKind(firstKey, this.prefix);
     if (kind === 'state lease') return 'lsa acquireLease';
     if (kind === 'state instance') return 'lsa commitWindow';
-    if (kind === 'state runs') return 'lsa recordExtract/recordLoad';
+    if (kind === 'state runs') return 'lsa recordExtract';
+    if (kind === 'batch job') return 'lsa batchJoin/batchClose';
+    if (kind === 'batch-window job') return 'lsa batchSettle';
+    if (kind === 'state plan-lock') return 'lsa releasePlanLock';
     return `lua ${sha.slice(0, 8)} (${kind})`;
   }
 
@@ -178,11 +185,14 @@ export function purpose(label: string): string {
   const rules: [RegExp, string][] = [
     [/^script addLog/, 'job.log()'],
     [/^script updateProgress/, 'job.updateProgress()'],
-    [/^script updateData/, 'job.updateData() (flowAdded step marker)'],
     [/^script lsa acquireLease|^zrem state lease|^zadd state lease|^pexpire state lease/, 'query lease'],
     [/^hget state cooldown/, '429 cool-down check'],
-    [/state runs|state counters|^script lsa record/, 'run status + counters (recordExtract/recordLoad)'],
-    [/^script lsa commitWindow/, 'commit window (watermark)'],
+    [/state runs|state counters|^script lsa record/, 'run status + counters of the extract'],
+    [/^script lsa commitWindow/, 'commit window (watermark, pending set, run status of the load)'],
+    [/^script lsa batchJoin|^zadd batch-expected/, 'batch: join (upload), expected windows (fan-out)'],
+    [/^script lsa batchSettle|^hmget batch-window/, "batch: a window's outcome (set, read by its load)"],
+    [/^script lsa batchClose/, 'batch: close'],
+    [/^incr api-calls/, 'Looker API budget (calls this month)'],
     [/^hgetall load job:processed/, 'getChildrenValues()'],
     [/state instance|state pending|state plan-lock/, 'fan-out planning'],
     [/^zadd state nodes|state node$/, 'node heartbeat'],
