@@ -57,10 +57,12 @@ export function onePass(compiled: CompiledExport, lines: LineBuffer): OnePass {
   const fieldPlan = queryFields.map((name) =>
     plans.findIndex((plan) => !plan.dropped && plan.field.field === name),
   );
+  // A field no column reads (the own-query user's, asked last) writes nothing: the dropped plans after the last
+  // column read are written after the row's fields (droppedAfter), once.
   const droppedBefore = queryFields.map((_, f) => {
+    if (fieldPlan[f]! < 0) return 0;
     const from = f === 0 ? 0 : fieldPlan[f - 1]! + 1;
-    const to = fieldPlan[f]! < 0 ? plans.length : fieldPlan[f]!;
-    return plans.slice(from, to).filter((plan) => plan.dropped).length;
+    return plans.slice(from, fieldPlan[f]!).filter((plan) => plan.dropped).length;
   });
   const lastPlan = Math.max(-1, ...fieldPlan);
   const droppedAfter = plans.slice(lastPlan + 1).filter((plan) => plan.dropped).length;
