@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { type Job, Worker, type WorkerOptions } from 'bullmq';
 import type { z } from 'zod';
 import { verifyExportFieldsAtWorkerStart } from '../doctor/worker-start.ts';
+import { errorMessage } from '../errors.ts';
 import { warnThrottled } from '../logging.ts';
 import { createNotifier, type Notifier } from '../notify/webhook.ts';
 import { loadNotComing } from './batching/batching.ts';
@@ -11,6 +12,7 @@ import {
   type QueueKey,
   queueName,
   queuesOfRole,
+  type Result,
   type Role,
   type UploadPayload,
   type WindowRef,
@@ -21,7 +23,7 @@ import { recoverDeadNodes } from './node-recovery.ts';
 import { validatedProcessor } from './processor.ts';
 import { reconcileSchedulers } from './schedulers.ts';
 import { notifyStaleExports } from './stale-watch.ts';
-import { type Handler, handlers } from './workers.ts';
+import { type AfterCompletion, afterCompletion, type Handler, handlers } from './workers.ts';
 
 // The process roles. A worker consumes the shared extract, load and load-batch queues plus its own node's upload
 // queue; the scheduler reconciles job schedulers, runs the fan-out and watches node heartbeats. Which queues a
@@ -123,11 +125,25 @@ function workerFor<K extends QueueKey>(context: PipelineContext, key: K): Worker
   const name = queueName(key, context.nodeId);
   const { schema } = schemas[key];
   const handler: Handler<K> = handlers[key];
-  return new Worker(
+  const worker = new Worker(
     name,
     validatedProcessor(context, name, schema, (job, data, token) => handler(context, job, data, token)),
     workerOptions(context, catalog[key].concurrency(context.config.workers)),
   );
+  const after = afterCompletion[key] as AfterCompletion<K> | undefined;
+  if (after) {
+    worker.on('completed', (job: Job, result: Result<K>) => {
+      const parsed = schema.safeParse(job.data);
+      if (!parsed.success) return; // it could not have completed
+      after(context, parsed.data, result).catch((error) =>
+        context.logger.warn(
+          { queue: name, jobId: job.id, err: errorMessage(error) },
+          'the step after a completed job failed: the window joins its batch when its load job wakes',
+        ),
+      );
+    });
+  }
+  return worker;
 }
 
 function startWorkers(context: PipelineContext, role: Role, notifier: Notifier): Worker[] {

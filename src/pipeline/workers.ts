@@ -5,7 +5,7 @@ import { processExtract } from './processors/extract.ts';
 import { fanout } from './processors/fanout.ts';
 import { processLoad } from './processors/load.ts';
 import { processLoadBatch } from './processors/load-batch.ts';
-import { processUpload } from './processors/upload.ts';
+import { joinUploadedWindow, processUpload } from './processors/upload.ts';
 
 // The processor of every catalog queue. Kept apart from the catalog because processors pull in the Looker,
 // GCS and BigQuery clients, which the catalog's light importers (dashboard, CLI) must not load. The record's
@@ -28,4 +28,19 @@ export const handlers: Handlers = {
   upload: processUpload,
   load: processLoad,
   loadBatch: processLoadBatch,
+};
+
+/**
+ * What runs in the worker's process once a job of a queue has completed — BullMQ has finished it and moved its
+ * flow's parent on — given its validated payload and its result. Only the upload has such a step: its window
+ * joins its batch once its load job is parked (processors/upload.ts).
+ */
+export type AfterCompletion<K extends QueueKey> = (
+  context: PipelineContext,
+  data: Payload<K>,
+  result: Result<K>,
+) => Promise<void>;
+
+export const afterCompletion: { readonly [K in QueueKey]?: AfterCompletion<K> } = {
+  upload: joinUploadedWindow,
 };

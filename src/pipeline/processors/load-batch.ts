@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import {
   type BatchLoadResult,
@@ -181,34 +180,16 @@ async function commit(
   await wake(context, windows);
 }
 
-/** Looks for a load job that is not delayed yet this often, doubling, before leaving it to its own delay. */
-const WAKE_RETRY_MS = [100, 200, 400, 800, 1_600];
-
 /**
- * Wakes the windows' load jobs, delayed while they wait. A job not delayed yet — its upload joined the batch but
- * has not completed, or a load job that joined itself has not moved to delayed — is looked at again a few times
- * over about 3 s; one still not delayed then wakes by itself when its delay ends and reads its outcome.
+ * Wakes the windows' load jobs, all at once, by id, in one round trip: they reach the load queue together, and a
+ * worker fetches each after the one before (each completion fetches the next) instead of waking for each; a handle
+ * by id is all promote needs. Every window's load job was parked (delayed) before its window could join, so it is
+ * delayed now — unless its delay already ran out and it is running, in which case it reads its outcome itself.
  */
 async function wake(context: PipelineContext, windows: BatchWindow[]): Promise<void> {
-  let sleeping = windows.map((w) => w.loadJobId);
-  for (const pause of [0, ...WAKE_RETRY_MS]) {
-    if (sleeping.length === 0) return;
-    if (pause > 0) await sleep(pause);
-    // All at once, in one round trip: the woken jobs reach the load queue together, and a worker fetches them one
-    // after another (each completion fetches the next) instead of waking for each. A handle by id is all
-    // promote needs: reading each job first would cost a command per window.
-    const notYet = await Promise.all(
-      sleeping.map(async (loadJobId) => {
-        const waiting = new Job(context.queues.load, 'load', {}, {}, loadJobId);
-        try {
-          await waiting.promote();
-          return null;
-        } catch {
-          const state = await waiting.getState();
-          return state === 'waiting-children' || state === 'active' ? loadJobId : null;
-        }
-      }),
-    );
-    sleeping = notYet.filter((id): id is string => id !== null);
-  }
+  await Promise.all(
+    windows.map((w) =>
+      new Job(context.queues.load, 'load', {}, {}, w.loadJobId).promote().catch(() => undefined),
+    ),
+  );
 }

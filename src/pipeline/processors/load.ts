@@ -3,7 +3,7 @@ import { dropStagingTable, loadBatch } from '../../bigquery/load.ts';
 import { tableSpec } from '../../bigquery/schema.ts';
 import { ensureDataset } from '../../bigquery/tables.ts';
 import { findExport, findInstance } from '../../config/model.ts';
-import { NonRetryableError } from '../../errors.ts';
+import { errorMessage, NonRetryableError } from '../../errors.ts';
 import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
 import type { BatchWindow } from '../batching/batch-store.ts';
@@ -13,15 +13,15 @@ import { catalog, type LoadPayload, type LoadResult, type UploadOutcome } from '
 import type { PipelineContext } from '../context.ts';
 
 // The load job of one window. With `load.batch.maxWindows: 1` it loads its window alone (one load job, one
-// MERGE) and commits it. Otherwise its upload (the child in its flow) has already handed the window to the open
-// batch of its table (`load-batch` queue), and the job was added delayed: when its upload completes it waits in
-// BullMQ's delayed set — holding no worker slot, never fetched — until the batch wakes it with the outcome:
+// MERGE) and commits it. Otherwise it is added delayed: when its upload (the child in its flow) completes,
+// BullMQ parks it in the delayed set — holding no worker slot, never fetched — and only then does the window join
+// the open batch of its table (`load-batch` queue; see upload.ts), which wakes it with the outcome:
 //   committed → the job completes with its rows (the batch committed the window in Redis after its MERGE);
 //   rejected  → BigQuery refused this window's object: it is loaded alone, now, so it never holds others back;
 //   failed    → the batch failed for good: this attempt fails, and the retry joins a new batch.
-// A job that finds its window in no batch (retried from Bull Board after a failed batch, or its upload ran with
-// batching off) joins one itself and waits the same way. So Bull Board shows one load job per window, delayed
-// while its batch runs, and retryable there.
+// A job that finds its window in no batch (its upload's process died before joining, or a retry after its batch
+// failed for good) parks itself and then joins one. So Bull Board shows one load job per window, delayed while its
+// batch runs, and retryable there.
 
 /** What a window's load job returns: the catalog's LoadResult (run-once and the batch read it). */
 export type LoadOutcome = LoadResult;
@@ -57,26 +57,45 @@ export async function processLoad(
       await store.forget(loadJobId);
       throw new Error(`its batch job ${batchJobId} is ${state}: joining a new batch on retry`);
     }
-    return wait(context, job, token, `still waiting for ${batchJobId} (${state})`);
+    // Settled in the meantime (the batch's wake-up found this job running): it wakes itself.
+    return park(context, job, token, `still waiting for ${batchJobId} (${state})`, async () => {
+      if ((await store.registration(loadJobId))?.outcome !== 'pending') await job.promote();
+    });
   }
-  const joined = await joinBatch(context, await windowOf(job, data));
-  return wait(
-    context,
-    job,
-    token,
-    `waiting for batch ${joined.batchJobId} (${joined.windows} windows, ${joined.bytes} bytes so far${joined.full ? ': full, running now' : ''})`,
-  );
+  // In no batch (its upload's process died before joining, or a retry after its batch failed for good): it joins
+  // one itself, once parked.
+  const window = await windowOf(job, data);
+  return park(context, job, token, 'joining a batch', async () => {
+    const joined = await joinBatch(context, window);
+    await job.log(
+      `waiting for batch ${joined.batchJobId} (${joined.windows} windows, ${joined.bytes} bytes so far${joined.full ? ': full, running now' : ''})`,
+    );
+  });
 }
 
-async function wait(
+/**
+ * Parks the load job in the delayed set until its batch wakes it (or its delay ends), and only then does `next`
+ * (joining a batch, or looking at the outcome again): a batch can settle the window only after the job is parked,
+ * so the batch's wake-up always finds it delayed. What `next` fails to do is done when the delay ends.
+ */
+async function park(
   context: PipelineContext,
   job: Job,
   token: string | undefined,
   why: string,
+  next: () => Promise<void>,
 ): Promise<never> {
   if (!token) throw new Error(`load ${job.id} cannot wait for its batch without a worker token`);
   await job.log(why);
   await job.moveToDelayed(Date.now() + batchWaitMs(context.config), token);
+  try {
+    await next();
+  } catch (error) {
+    context.logger.warn(
+      { jobId: job.id, err: errorMessage(error) },
+      'a parked load job could not join or look at its batch: it does when its delay ends',
+    );
+  }
   throw new DelayedError();
 }
 

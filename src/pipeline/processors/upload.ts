@@ -5,19 +5,17 @@ import { batchWindow } from '../batching/staged-window.ts';
 import type { UploadOutcome, UploadPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 
-/** What Bull Board shows for a finished upload: its object and, when loads are batched, the batch it joined. */
-export interface UploadJobOutcome extends UploadOutcome {
-  batchJobId?: string;
-}
+// Stages a window's spool file in Cloud Storage. When loads are batched, the window then joins its table's batch —
+// after the upload job has completed, not inside it: completing is what makes BullMQ park the window's load job
+// (the flow's parent, added with a delay) in the delayed set, so a batch can never commit a window whose load job
+// is not parked yet, and its wake-up always finds it there. A process that dies between the completion and the
+// join leaves the window out: its load job joins a batch itself when its delay ends.
 
-// Stages a window's spool file in Cloud Storage. When loads are batched, the upload also hands the staged window
-// to its table's open batch, so its load job (the parent in the flow, added delayed) is never fetched to join:
-// it waits delayed from the moment this job completes until the batch wakes it with the outcome.
 export async function processUpload(
   context: PipelineContext,
   _job: Job,
   data: UploadPayload,
-): Promise<UploadJobOutcome> {
+): Promise<UploadOutcome> {
   const startedMs = Date.now();
   // A backfill's objects live apart: the regular plan may stage the same window at the same time.
   const { gcs } = context.config;
@@ -28,15 +26,24 @@ export async function processUpload(
   // No log line: the return value, which Bull Board shows, says the rows, bytes and object (a log line cost a
   // Lua script and two list commands per window).
   const uploaded = await uploadSpoolFile(context.storage, { ...gcs, prefix }, data.manifest);
-  const { manifest } = data;
-  const outcome: UploadOutcome = {
+  const { extractedAt, quarantined, cursorRange } = data.manifest;
+  return {
     ...uploaded,
-    extractedAt: manifest.extractedAt,
-    quarantined: manifest.quarantined,
-    ...(manifest.cursorRange === undefined ? {} : { cursorRange: manifest.cursorRange }),
+    extractedAt,
+    quarantined,
+    ...(cursorRange === undefined ? {} : { cursorRange }),
     uploadMs: Date.now() - startedMs,
   };
-  if (!batchesLoads(context.config)) return outcome;
+}
+
+/** Once an upload job has completed: its window joins its table's batch (when loads are batched). */
+export async function joinUploadedWindow(
+  context: PipelineContext,
+  data: UploadPayload,
+  outcome: UploadOutcome,
+): Promise<void> {
+  if (!batchesLoads(context.config)) return;
+  const { manifest } = data;
   const load = {
     instanceId: manifest.instanceId,
     exportName: manifest.exportName,
@@ -46,6 +53,5 @@ export async function processUpload(
     rows: manifest.rows,
     ...(data.extractMs === undefined ? {} : { extractMs: data.extractMs }),
   };
-  const joined = await joinBatch(context, batchWindow(load, outcome));
-  return { ...outcome, batchJobId: joined.batchJobId };
+  await joinBatch(context, batchWindow(load, outcome));
 }
