@@ -80,7 +80,9 @@ async function closeWorkers(context: PipelineContext, workers: Worker[]): Promis
     // With Redis unreachable even a forced close waits for it: bounded, so SIGTERM always ends the process.
     await withinMs(Promise.all(workers.map((w) => w.close(true))), Math.min(FORCED_CLOSE_MS, total - grace));
   }
-  // The figures of the last jobs, still gathered in memory, go to Redis before the process ends.
+  // The steps after the last completed jobs (a window joining its batch) finish, and the figures of the last
+  // jobs, still gathered in memory, go to Redis before the process ends.
+  await withinMs(Promise.all([...afterSteps]), FORCED_CLOSE_MS);
   await withinMs(flushJobTelemetry(context), FORCED_CLOSE_MS);
   await Promise.all(
     workers.map(async (w) => {
@@ -120,6 +122,9 @@ async function withinMs<T>(work: Promise<T>, ms: number): Promise<T | 'timeout'>
 /** The catalog seen per key (a mapped type), so a generic key reads its own entry, not the union of all. */
 const schemas: { readonly [K in QueueKey]: { readonly schema: z.ZodType<Payload<K>> } } = catalog;
 
+/** Steps after completed jobs still running in this process: closing the workers waits for them. */
+const afterSteps = new Set<Promise<void>>();
+
 /** The Worker of one catalog queue on this node, running the queue's handler on validated payloads. */
 function workerFor<K extends QueueKey>(context: PipelineContext, key: K): Worker {
   const name = queueName(key, context.nodeId);
@@ -135,12 +140,14 @@ function workerFor<K extends QueueKey>(context: PipelineContext, key: K): Worker
     worker.on('completed', (job: Job, result: Result<K>) => {
       const parsed = schema.safeParse(job.data);
       if (!parsed.success) return; // it could not have completed
-      after(context, parsed.data, result).catch((error) =>
+      const step = after(context, parsed.data, result).catch((error) =>
         context.logger.warn(
           { queue: name, jobId: job.id, err: errorMessage(error) },
           'the step after a completed job failed: the window joins its batch when its load job wakes',
         ),
       );
+      afterSteps.add(step);
+      void step.finally(() => afterSteps.delete(step));
     });
   }
   return worker;
