@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
 import type { LookerInstanceSpec } from 'lsa-emulators/looker';
 import { afterEach, describe, expect, it } from 'vitest';
+import { batching } from '../../src/pipeline/batching/batching.ts';
 import { catalog, type ExtractResult } from '../../src/pipeline/catalog.ts';
 import type { LoadOutcome } from '../../src/pipeline/processors/load.ts';
 import type { BatchOutcome } from '../../src/pipeline/processors/load-batch.ts';
@@ -275,6 +276,61 @@ describe('batched loads', () => {
     expect(await runAgain()).toEqual({ rows: -1, queries: 0, loadJobId });
     await assertExact(pipeline, ['again']);
   });
+
+  it('a window that never joined its batch after its upload (the join failed): its load job joins one itself when its delay ends, and the window commits once', async () => {
+    const pipeline = await pipelineWith([instance('late', 61, 2)], '    maxWait: 1s\n    quiet: 200ms');
+    const { redis } = pipeline.context;
+    const expected = `${pipeline.config.redis.prefix}:batch-expected:history`;
+    // Slow Looker answers leave time to break the joins once the fan-out has planned.
+    pipeline.stack.looker.instance('late').faults.inject({ kind: 'latency', ms: 800, times: 4 });
+    const run = runOnce(pipeline.context, { timeoutMs: 90_000 });
+    await waitFor(async () => (await redis.zcard(expected)) > 0, 30_000, 'the fan-out to plan');
+    // Every join now fails (its script cannot read the expected windows), as if each upload's worker died
+    // between the upload's completion and the join.
+    await redis.del(expected);
+    await redis.set(expected, 'not a sorted set');
+    // The worker says so when a join after an upload fails: counted, to know every upload's join has failed.
+    const failedJoins: unknown[] = [];
+    const { logger } = pipeline.context;
+    const warn = logger.warn.bind(logger);
+    logger.warn = ((details: unknown, message?: string) => {
+      if (message?.startsWith('the step after a completed job failed')) failedJoins.push(details);
+      return warn(details as object, message);
+    }) as typeof logger.warn;
+    const uploads = pipeline.context.queues.upload(pipeline.context.nodeId);
+    const { load } = pipeline.context.queues;
+    const { extract } = pipeline.context.queues;
+    await waitFor(
+      async () => {
+        const running = ['waiting', 'active', 'delayed', 'prioritized'] as const;
+        const extracting = await extract.getJobCountByTypes(...running);
+        const uploading = await uploads.getJobCountByTypes(...running);
+        const parked = await load.getDelayedCount();
+        return (
+          extracting + uploading === 0 &&
+          parked > 0 &&
+          (await uploads.getCompletedCount()) === parked &&
+          failedJoins.length === parked
+        );
+      },
+      30_000,
+      'every extract and upload done, each load job parked and its join failed',
+    );
+    const { store } = batching(pipeline.context);
+    for (const job of await load.getDelayed()) expect(await store.registration(job.id!)).toBeNull();
+    await redis.del(expected);
+    const report = await run;
+    expect(report.windows.filter((w) => w.state !== 'committed')).toEqual([]);
+    // Each load job woke at the end of its delay, parked itself again and joined a batch, then was woken by it.
+    const loadJobs = await load.getJobs(['completed']);
+    expect(loadJobs.length).toBeGreaterThan(0);
+    for (const job of loadJobs) {
+      expect(job.attemptsStarted).toBe(2);
+      expect((await load.getJobLogs(job.id!)).logs[0]).toBe('joining a batch');
+      expect((job.returnvalue as LoadOutcome).batchJobId).toMatch(/^load-batch-history-b\d+$/);
+    }
+    await assertExact(pipeline, ['late']);
+  }, 120_000);
 
   it('maxWindows: 1 loads every window alone, as before batching', async () => {
     const pipeline = await pipelineWith([instance('solo', 31)], '    maxWindows: 1');

@@ -81,6 +81,8 @@ local maxWindows, maxBytes = tonumber(ARGV[6]), tonumber(ARGV[7])
 local earlier = redis.call('HMGET', windowKey, 'batch', 'outcome')
 if earlier[2] then return {tonumber(earlier[1]), 0, 0, 0, earlier[2]} end
 if tonumber(redis.call('GET', counter) or '0') ~= n then return {-1} end
+-- Before anything is written: Redis does not undo a script's earlier writes when a later command fails.
+local last = redis.call('ZREM', expected, id) == 1 and redis.call('ZCOUNT', expected, now, '+inf') == 0
 local batch, key = n, current
 if n == 0 or redis.call('HGET', current, 'state') ~= 'open' then
   batch, key = n + 1, nextBatch
@@ -92,7 +94,6 @@ redis.call('HSET', key, 'w:' .. id, entry, 'lastAt', now)
 local windows = redis.call('HINCRBY', key, 'windows', 1)
 local total = redis.call('HINCRBY', key, 'bytes', bytes)
 local full = 0
-local last = redis.call('ZREM', expected, id) == 1 and redis.call('ZCOUNT', expected, now, '+inf') == 0
 if windows >= maxWindows or total >= maxBytes or last then
   redis.call('HSET', key, 'state', 'full')
   full = 1
