@@ -198,6 +198,32 @@ export const ValueKind = {
 } as const;
 export type ValueKind = (typeof ValueKind)[keyof typeof ValueKind];
 
+type LiteralKind = typeof ValueKind.Null | typeof ValueKind.True | typeof ValueKind.False;
+
+/**
+ * The JSON literal (`null`, `true`, `false`) whose first byte is at `i`, as its kind, or -1 when none starts there.
+ * It takes `literalLength(kind)` bytes.
+ */
+export function literalAt(bytes: Uint8Array, i: number): LiteralKind | -1 {
+  switch (bytes[i]) {
+    case 0x6e: // n
+      return bytes[i + 1] === 0x75 && bytes[i + 2] === 0x6c && bytes[i + 3] === 0x6c ? ValueKind.Null : -1;
+    case 0x74: // t
+      return bytes[i + 1] === 0x72 && bytes[i + 2] === 0x75 && bytes[i + 3] === 0x65 ? ValueKind.True : -1;
+    case 0x66: // f
+      return bytes[i + 1] === 0x61 && bytes[i + 2] === 0x6c && bytes[i + 3] === 0x73 && bytes[i + 4] === 0x65
+        ? ValueKind.False
+        : -1;
+    default:
+      return -1;
+  }
+}
+
+/** Bytes of a JSON literal: `false` 5, `null` and `true` 4. */
+export function literalLength(kind: LiteralKind): number {
+  return kind === ValueKind.False ? 5 : 4;
+}
+
 const NUMBER_AT = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const CONTROL_CHARACTER = /[\u0000-\u001f]/;
 
@@ -479,23 +505,11 @@ export class FlatRowBytes {
           kind = ValueKind.Number;
           exponent = 1;
         }
-      } else if (c === 0x6e && bytes[i + 1] === 0x75 && bytes[i + 2] === 0x6c && bytes[i + 3] === 0x6c) {
-        kind = ValueKind.Null;
-        i += 4;
-      } else if (c === 0x74 && bytes[i + 1] === 0x72 && bytes[i + 2] === 0x75 && bytes[i + 3] === 0x65) {
-        kind = ValueKind.True;
-        i += 4;
-      } else if (
-        c === 0x66 &&
-        bytes[i + 1] === 0x61 &&
-        bytes[i + 2] === 0x6c &&
-        bytes[i + 3] === 0x73 &&
-        bytes[i + 4] === 0x65
-      ) {
-        kind = ValueKind.False;
-        i += 5;
       } else {
-        return false; // a nested object or array, or not JSON: the text path decides
+        const literal = literalAt(bytes, i);
+        if (literal === -1) return false; // a nested object or array, or not JSON: the text path decides
+        kind = literal;
+        i += literalLength(literal);
       }
       this.valueStart[field] = valueStart;
       this.valueEnd[field] = i;

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { ValueKind } from './json-rows.ts';
+import { literalAt, literalLength, ValueKind } from './json-rows.ts';
 import {
   allZeroDigits,
   BACKSLASH_BYTE,
@@ -191,22 +191,12 @@ export function onePass(compiled: CompiledExport, lines: LineBuffer): OnePass {
           if (d === 0x65 || d === 0x45) return -1;
         }
         if (i >= limit) return -1;
-      } else if (c === 0x6e && bytes[i + 1] === 0x75 && bytes[i + 2] === 0x6c && bytes[i + 3] === 0x6c) {
-        kind = ValueKind.Null;
-        i += 4;
-      } else if (c === 0x74 && bytes[i + 1] === 0x72 && bytes[i + 2] === 0x75 && bytes[i + 3] === 0x65) {
-        kind = ValueKind.True;
-        i += 4;
-      } else if (
-        c === 0x66 &&
-        bytes[i + 1] === 0x61 &&
-        bytes[i + 2] === 0x6c &&
-        bytes[i + 3] === 0x73 &&
-        bytes[i + 4] === 0x65
-      ) {
-        kind = ValueKind.False;
-        i += 5;
-      } else return -1;
+      } else {
+        const literal = literalAt(bytes, i);
+        if (literal === -1) return -1;
+        kind = literal;
+        i += literalLength(literal);
+      }
       valueStarts[f] = valueStart;
       valueEnds[f] = i;
       valueKinds[f] = kind;
