@@ -11,7 +11,7 @@ import {
 } from './row-byte-values.ts';
 import { copyBytes, type LineBuffer, type RowLine } from './row-line-buffer.ts';
 import type { OnePass } from './row-one-pass.ts';
-import { bytesOf, type CompiledExport } from './row-plan.ts';
+import { bytesOf, type CompiledExport, placeFields } from './row-plan.ts';
 import type { FromJson } from './row-text.ts';
 import { HASH_MEMO_SIZE, jsonText } from './row-values.ts';
 
@@ -45,14 +45,7 @@ export function bytePath(
    * path must decide. */
   const bytesLine = (): number => {
     const out = lines.out; // a local: read per value
-    byteSlots.fill(-1);
-    for (let field = 0; field < byteFields.count; field++) {
-      const slot =
-        field < wanted.length && byteFields.keyIs(field, wantedBytes[field]!)
-          ? field
-          : (slotOf.get(byteFields.key(field)) ?? -1);
-      if (slot >= 0) byteSlots[slot] = field; // a repeated key: the last one counts, as in JSON.parse
-    }
+    placeFields(byteFields, wantedBytes, slotOf, byteSlots);
     const row = byteFields.bytes;
     let o = copyBytes(headBytes, 0, headBytes.length, out, lines.used);
     for (let p = 0; p < plans.length; p++) {

@@ -168,3 +168,31 @@ export function valueText(plan: ColumnPlan, raw: unknown, zone: string): string 
   // A date or time the converter accepted is digits and separators: nothing to escape.
   return plan.quoteAsIs ? `"${value as string}"` : jsonText(value);
 }
+
+/** A row's scanned fields, as text or as bytes: keys compared with a wanted name in the form the scan holds. */
+interface ScannedKeys<Name> {
+  readonly count: number;
+  keyIs(field: number, name: Name): boolean;
+  key(field: number): string;
+}
+
+/**
+ * Sets, per wanted field (its slot), where it is among a row's scanned fields (-1: absent). Looker returns the
+ * fields in the order asked, so each field is first compared with the name wanted at its own position; a repeated
+ * key leaves the last one, as JSON.parse does.
+ */
+export function placeFields<Name>(
+  fields: ScannedKeys<Name>,
+  wanted: readonly Name[],
+  slotOf: ReadonlyMap<string, number>,
+  slots: Int32Array,
+): void {
+  slots.fill(-1);
+  for (let field = 0; field < fields.count; field++) {
+    const slot =
+      field < wanted.length && fields.keyIs(field, wanted[field]!)
+        ? field
+        : (slotOf.get(fields.key(field)) ?? -1);
+    if (slot >= 0) slots[slot] = field;
+  }
+}

@@ -1,6 +1,6 @@
 import { FlatRowFields, parseRow, ValueKind } from './json-rows.ts';
 import type { ObjectPath } from './row-object.ts';
-import { type ColumnPlan, type CompiledExport, valueText } from './row-plan.ts';
+import { type ColumnPlan, type CompiledExport, placeFields, valueText } from './row-plan.ts';
 import { BadRowError, HASH_MEMO_SIZE, jsonText } from './row-values.ts';
 
 // The text path of a row converter (rows.ts): a row's JSON text, field by field. For the common row it never
@@ -117,14 +117,7 @@ export function textPath(compiled: CompiledExport, object: ObjectPath): FromJson
 
   /** The line from the scanned fields, or undefined when the object path must decide. */
   const scannedLine = (): string | undefined => {
-    slots.fill(-1);
-    for (let field = 0; field < fields.count; field++) {
-      const slot =
-        field < wanted.length && fields.keyIs(field, wanted[field]!)
-          ? field
-          : (slotOf.get(fields.key(field)) ?? -1);
-      if (slot >= 0) slots[slot] = field; // a repeated key: the last one counts, as in JSON.parse
-    }
+    placeFields(fields, wanted, slotOf, slots);
     let line = head;
     for (let p = 0; p < plans.length; p++) {
       const plan = plans[p]!;
