@@ -28,6 +28,26 @@ export function spawnLsa(args: string[], env: Record<string, string> = {}): LsaP
   return { child, output: () => output, exited, kill: (signal = 'SIGTERM') => child.kill(signal) };
 }
 
+export interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to its end, stdout and stderr apart (command output goes to stdout, logs to stderr). */
+export function runApart(command: string, args: string[], env: Record<string, string> = {}): Promise<Ran> {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolveRun) => child.once('exit', (code) => resolveRun({ code, stdout, stderr })));
+}
+
 export async function waitFor(
   condition: () => Promise<boolean> | boolean,
   timeoutMs: number,

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_SUMMARIES } from '../../src/cli/summaries.ts';
 import { instanceSpec } from '../helpers/instances.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
-import { spawnLsa } from '../helpers/processes.ts';
+import { type Ran, runApart, spawnLsa } from '../helpers/processes.ts';
 
 // The `lsa` command as users run it: real processes, real Redis, the emulators.
 
@@ -33,21 +32,8 @@ async function lsa(...args: string[]): Promise<{ code: number | null; output: st
 }
 
 /** stdout and stderr apart: command output goes to stdout, logs to stderr. */
-async function lsaApart(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['bin/lsa.js', ...args], {
-    env: { ...process.env, LSA_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stdout, stderr };
+function lsaApart(...args: string[]): Promise<Ran> {
+  return runApart(process.execPath, ['bin/lsa.js', ...args], { LSA_LOG_LEVEL: 'info' });
 }
 
 const withConfig = () => ['--config', pipeline.configFile, '--env-file', pipeline.envFile];

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,6 +6,7 @@ import { parse } from 'yaml';
 import { COMMAND_SUMMARIES } from '../../src/cli/summaries.ts';
 import { instanceSpec } from '../helpers/instances.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
+import { type Ran, runApart } from '../helpers/processes.ts';
 
 // The runtime image runs `lsa` compiled ahead of time (`npm run build`, tsconfig.build.json: src/ → dist/) with
 // `node dist/cli/run.js`, no tsx. This builds the same tree and runs it the way the image does.
@@ -21,27 +21,8 @@ const app = mkdtempSync(join(tmpdir(), 'lsa-compiled-'));
 const dist = join(app, 'dist');
 const entry = join(dist, 'cli/run.js');
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolveRun) => child.once('exit', (code) => resolveRun({ code, stdout, stderr })));
-}
-
 /** The compiled `lsa`, as the image's ENTRYPOINT runs it. */
-const lsa = (...args: string[]) => run(process.execPath, [entry, ...args]);
+const lsa = (...args: string[]) => runApart(process.execPath, [entry, ...args]);
 
 let pipeline: TestPipeline;
 let build: Ran;
@@ -51,7 +32,7 @@ beforeAll(async () => {
   // The compile (about 10 s of CPU) and the emulators start side by side.
   const tsc = resolve('node_modules/typescript/bin/tsc');
   [build, pipeline] = await Promise.all([
-    run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dist]),
+    runApart(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dist]),
     startTestPipeline({
       instances: [instanceSpec('compiled', 41, { historyRows: 80, historyDays: 2 })],
       exports: ['history', 'user'],
