@@ -1,71 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { ResolvedExport } from '../../src/config/model.ts';
-import type { ExportField } from '../../src/exports/types.ts';
 import { FlatRowBytes, JsonArrayRowReader } from '../../src/looker/json-rows.ts';
-import { type RowConverter, type RowLine, rowConverter } from '../../src/looker/rows.ts';
+import type { RowLine } from '../../src/looker/rows.ts';
+import { GOOD, seededRandom, thingsConverter } from '../helpers/row-fixtures.ts';
 
 // `fromBytes` writes a row's line as bytes from the row's bytes, copying the value bytes BigQuery takes as they
 // are; `fromJson` on the row's text is the reference. For every row below both must agree byte for byte: the
 // same line (and its newline), the same quarantine reason, the same picked values, or the same invalid-JSON
 // error. Rows are fed at an offset inside a larger buffer, and lines already handed out must never change.
-
-const HASH_KEY = 'unit-hash-key-0123456789';
-const field = (name: string, bigqueryType: ExportField['bigqueryType']): ExportField => ({
-  field: `t.${name}`,
-  column: name,
-  lookerType: 'string',
-  bigqueryType,
-});
-
-function exportOf(): ResolvedExport {
-  return {
-    definition: {
-      name: 'things',
-      description: 'unit test export',
-      explore: 't',
-      model: 'system__activity',
-      fields: [
-        field('id', 'INTEGER'),
-        field('text', 'STRING'),
-        field('ratio', 'FLOAT'),
-        field('flag', 'BOOLEAN'),
-        field('at', 'TIMESTAMP'),
-        field('local', 'DATETIME'),
-        field('day', 'DATE'),
-        field('count', 'INTEGER'),
-        field('email', 'STRING'),
-        field('secret', 'STRING'),
-        field('gone', 'STRING'),
-        field('user', 'INTEGER'),
-      ],
-      key: 't.id',
-      mode: { kind: 'incremental', cursor: 't.at' },
-      masking: {},
-      filters: {},
-      refresh: 'daily',
-      openWhileNull: 't.local',
-      ownQueryUserField: 't.user',
-    },
-    settings: {} as ResolvedExport['settings'],
-    masking: { 't.email': 'hash', 't.secret': 'redact', 't.gone': 'drop' },
-  };
-}
-
-const PICK = ['t.id', 't.at', 't.local', 'looker_error'];
-
-function converterIn(timezone: string, instanceId = 'i"1'): RowConverter {
-  return rowConverter(
-    exportOf(),
-    {
-      instanceId,
-      extractedAt: new Date('2026-07-01T00:00:00Z'),
-      hashKey: () => HASH_KEY,
-      timezone,
-      apiUserId: 42,
-    },
-    PICK,
-  );
-}
 
 /** Numbers compared with Object.is (-0 is not 0), arrays element by element. */
 function samePicked(a: unknown[], b: unknown[]): boolean {
@@ -81,8 +22,8 @@ interface Checker {
 
 /** Compares fromBytes (one converter) with fromJson (a converter of its own, so memos are not shared). */
 function checker(timezone: string): Checker {
-  const underTest = converterIn(timezone);
-  const reference = converterIn(timezone);
+  const underTest = thingsConverter(timezone);
+  const reference = thingsConverter(timezone);
   const handedOut: { line: RowLine; copy: Buffer }[] = [];
   return {
     check(row, index = 0) {
@@ -124,20 +65,6 @@ function checker(timezone: string): Checker {
     },
   };
 }
-
-const GOOD: Record<string, unknown> = {
-  't.id': 7,
-  't.text': 'plain',
-  't.ratio': 0.5,
-  't.flag': 'Yes',
-  't.at': '2026-07-01 10:00:00',
-  't.local': '2026-03-08 02:30:00',
-  't.day': '2026-07-01',
-  't.count': 3,
-  't.email': 'ada@example.com',
-  't.secret': 'hush',
-  't.user': 42,
-};
 
 const AWKWARD_TEXT = [
   '',
@@ -314,12 +241,7 @@ describe('fromBytes: the bytes of fromJson’s line', () => {
   });
 
   it('agrees on thousands of random rows mixing every awkward value and spacing', () => {
-    let seed = 20261201;
-    const random = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
-    const pickOne = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
+    const { random, pickOne } = seededRandom(20261201);
     for (const zone of ['UTC', 'Europe/Berlin']) {
       const { check, checkEarlierLines } = checker(zone);
       for (let n = 0; n < 3000; n++) {
@@ -374,7 +296,7 @@ describe('fromBytes: the bytes of fromJson’s line', () => {
       }
     }
     checkEarlierLines();
-    const converter = converterIn('UTC');
+    const converter = thingsConverter('UTC');
     const accented = Buffer.from(
       JSON.stringify({ ...GOOD, 't.text': 'Zürich 😀', 't.email': 'zoë@example.com' }),
     );
@@ -382,16 +304,7 @@ describe('fromBytes: the bytes of fromJson’s line', () => {
   });
 
   it('an instance id outside ASCII is written as fromJson writes it', () => {
-    const underTest = rowConverter(
-      exportOf(),
-      {
-        instanceId: 'münchen-😀',
-        extractedAt: new Date('2026-07-01T00:00:00Z'),
-        hashKey: () => HASH_KEY,
-        timezone: 'UTC',
-      },
-      PICK,
-    );
+    const underTest = thingsConverter('UTC', { instanceId: 'münchen-😀', apiUserId: undefined });
     const json = JSON.stringify(GOOD);
     const line = underTest.fromBytes(Buffer.from(json), 0, json.length, 0);
     expect(line.bytes.toString('utf8', line.start, line.end)).toBe(`${underTest.fromJson(json, 0).line}\n`);
@@ -408,13 +321,13 @@ describe('rowAt through the row reader: a whole body', () => {
     }
     rows.push(JSON.stringify({ ...GOOD, 't.text': 'z'.repeat(40_000) })); // longer than a one-pass row
     const body = Buffer.from(`[${rows.join(',\n')}]`);
-    const reference = converterIn('UTC');
+    const reference = thingsConverter('UTC');
     const expected = rows.map((json, i) => {
       const converted = reference.fromJson(json, i);
       return { line: `${converted.line}\n`, badReason: converted.badReason, picked: converted.picked };
     });
     for (const cut of [1, 100, 611, 1000, 4096, 20_000, 65_536]) {
-      const converter = converterIn('UTC');
+      const converter = thingsConverter('UTC');
       const reader = new JsonArrayRowReader();
       const lines: RowLine[] = [];
       let taken = 0;

@@ -1,73 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { ResolvedExport } from '../../src/config/model.ts';
-import type { ExportField } from '../../src/exports/types.ts';
 import { utcDateTimeText, wallTimeToUtcMs } from '../../src/looker/datetime.ts';
 import { FlatRowFields, parseRow } from '../../src/looker/json-rows.ts';
-import { BadRowError, type ConvertedRow, type RowConverter, rowConverter } from '../../src/looker/rows.ts';
+import { BadRowError, type ConvertedRow, type RowConverter } from '../../src/looker/rows.ts';
+import { GOOD, PICK, seededRandom, thingsConverter } from '../helpers/row-fixtures.ts';
 
 // `fromJson` builds a row's line from its JSON text, copying the value text BigQuery takes as it is; `toLine` on
 // JSON.parse's object is the reference. For every row below, both must agree: the same line once parsed (numbers
 // compared with Object.is, so -0 is not 0), the same quarantine reason, the same picked values, or the same
 // invalid-JSON error.
-
-const HASH_KEY = 'unit-hash-key-0123456789';
-const field = (name: string, bigqueryType: ExportField['bigqueryType']): ExportField => ({
-  field: `t.${name}`,
-  column: name,
-  lookerType: 'string',
-  bigqueryType,
-});
-
-function exportOf(masking: ResolvedExport['masking']): ResolvedExport {
-  return {
-    definition: {
-      name: 'things',
-      description: 'unit test export',
-      explore: 't',
-      model: 'system__activity',
-      fields: [
-        field('id', 'INTEGER'),
-        field('text', 'STRING'),
-        field('ratio', 'FLOAT'),
-        field('flag', 'BOOLEAN'),
-        field('at', 'TIMESTAMP'),
-        field('local', 'DATETIME'),
-        field('day', 'DATE'),
-        field('count', 'INTEGER'),
-        field('email', 'STRING'),
-        field('secret', 'STRING'),
-        field('gone', 'STRING'),
-        field('user', 'INTEGER'),
-      ],
-      key: 't.id',
-      mode: { kind: 'incremental', cursor: 't.at' },
-      masking: {},
-      filters: {},
-      refresh: 'daily',
-      openWhileNull: 't.local',
-      ownQueryUserField: 't.user',
-    },
-    settings: {} as ResolvedExport['settings'],
-    masking,
-  };
-}
-
-const PICK = ['t.id', 't.at', 't.local', 'looker_error'];
-const MASKING = { 't.email': 'hash', 't.secret': 'redact', 't.gone': 'drop' } as const;
-
-function converterIn(timezone: string, apiUserId: number | undefined = 42): RowConverter {
-  return rowConverter(
-    exportOf(MASKING),
-    {
-      instanceId: 'i"1',
-      extractedAt: new Date('2026-07-01T00:00:00Z'),
-      hashKey: () => HASH_KEY,
-      timezone,
-      apiUserId,
-    },
-    PICK,
-  );
-}
 
 /** The reference: JSON.parse, then toLine or the quarantine line. */
 function reference(converter: RowConverter, json: string, index: number): ConvertedRow {
@@ -110,14 +50,14 @@ const references = new WeakMap<RowConverter, RowConverter>();
 function referenceFor(converter: RowConverter, timezone: string): RowConverter {
   let other = references.get(converter);
   if (!other) {
-    other = converterIn(timezone);
+    other = thingsConverter(timezone);
     references.set(converter, other);
   }
   return other;
 }
 const zones = new WeakMap<RowConverter, string>();
 function converterFor(timezone: string): RowConverter {
-  const converter = converterIn(timezone);
+  const converter = thingsConverter(timezone);
   zones.set(converter, timezone);
   return converter;
 }
@@ -139,20 +79,6 @@ function expectSame(converter: RowConverter, json: string, index = 0) {
   expect(sameValue(actual.picked, expected.picked), label).toBe(true);
   return expected;
 }
-
-const GOOD: Record<string, unknown> = {
-  't.id': 7,
-  't.text': 'plain',
-  't.ratio': 0.5,
-  't.flag': 'Yes',
-  't.at': '2026-07-01 10:00:00',
-  't.local': '2026-03-08 02:30:00',
-  't.day': '2026-07-01',
-  't.count': 3,
-  't.email': 'ada@example.com',
-  't.secret': 'hush',
-  't.user': 42,
-};
 
 /** Values per field that are awkward in some way: escapes, unicode, number forms, wrong types, nested values. */
 const AWKWARD_TEXT = [
@@ -326,12 +252,7 @@ describe('fromJson: the same line as toLine on the parsed row', () => {
   });
 
   it('agrees on thousands of random rows mixing every awkward value and spacing', () => {
-    let seed = 20261129;
-    const random = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
-    const pickOne = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
+    const { random, pickOne } = seededRandom(20261129);
     for (const zone of ['UTC', 'Europe/Berlin']) {
       const converter = converterFor(zone);
       for (let n = 0; n < 3000; n++) {

@@ -1,20 +1,14 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ResolvedExport } from '../../src/config/model.ts';
-import type { ExportField } from '../../src/exports/types.ts';
 import { BadRowError, rowConverter } from '../../src/looker/rows.ts';
+import { thingsField } from '../helpers/row-fixtures.ts';
 
 // The row converter writes each value's JSON text itself for the common cases (quotes around a string that needs
 // no escape, String() of a number) and memoises email hashes: the lines must be byte for byte what JSON.parse of
 // them gives back, with every awkward string (quotes, backslashes, control characters, surrogates, 1 MB) intact.
 
 const HASH_KEY = 'unit-hash-key-0123456789';
-const field = (name: string, bigqueryType: ExportField['bigqueryType']): ExportField => ({
-  field: `t.${name}`,
-  column: name,
-  lookerType: 'string',
-  bigqueryType,
-});
 const resolved: ResolvedExport = {
   definition: {
     name: 'things',
@@ -22,12 +16,12 @@ const resolved: ResolvedExport = {
     explore: 't',
     model: 'system__activity',
     fields: [
-      field('id', 'INTEGER'),
-      field('text', 'STRING'),
-      field('ratio', 'FLOAT'),
-      field('flag', 'BOOLEAN'),
-      field('at', 'TIMESTAMP'),
-      field('email', 'STRING'),
+      thingsField('id', 'INTEGER'),
+      thingsField('text', 'STRING'),
+      thingsField('ratio', 'FLOAT'),
+      thingsField('flag', 'BOOLEAN'),
+      thingsField('at', 'TIMESTAMP'),
+      thingsField('email', 'STRING'),
     ],
     key: 't.id',
     mode: { kind: 'snapshot' },
