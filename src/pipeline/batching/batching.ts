@@ -29,7 +29,7 @@ export function batching(context: PipelineContext): Batching {
 }
 
 /** Adds the batch's job unless it exists: at once when the batch is full, otherwise after `delayMs`. */
-export async function ensureBatchJob(
+async function ensureBatchJob(
   context: PipelineContext,
   exportName: string,
   batch: number,
