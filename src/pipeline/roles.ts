@@ -80,7 +80,7 @@ async function closeWorkers(context: PipelineContext, workers: Worker[]): Promis
     // With Redis unreachable even a forced close waits for it: bounded, so SIGTERM always ends the process.
     await withinMs(Promise.all(workers.map((w) => w.close(true))), Math.min(FORCED_CLOSE_MS, total - grace));
   }
-  // The steps after the last completed jobs (a window joining its batch) finish, and the figures of the last
+  // The steps after the last completed jobs (waking a load job its batch settled early) finish, and the figures of the last
   // jobs, still gathered in memory, go to Redis before the process ends.
   await withinMs(Promise.all([...afterSteps]), FORCED_CLOSE_MS);
   await withinMs(flushJobTelemetry(context), FORCED_CLOSE_MS);
@@ -143,7 +143,7 @@ function workerFor<K extends QueueKey>(context: PipelineContext, key: K): Worker
       const step = after(context, parsed.data, result).catch((error) =>
         context.logger.warn(
           { queue: name, jobId: job.id, err: errorMessage(error) },
-          'the step after a completed job failed: the window joins its batch when its load job wakes',
+          'the step after a completed job failed: its load job wakes when its delay ends',
         ),
       );
       afterSteps.add(step);

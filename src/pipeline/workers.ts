@@ -5,7 +5,7 @@ import { processExtract } from './processors/extract.ts';
 import { fanout } from './processors/fanout.ts';
 import { processLoad } from './processors/load.ts';
 import { processLoadBatch } from './processors/load-batch.ts';
-import { joinUploadedWindow, processUpload } from './processors/upload.ts';
+import { processUpload, wakeSettledLoad } from './processors/upload.ts';
 
 // The processor of every catalog queue. Kept apart from the catalog because processors pull in the Looker,
 // GCS and BigQuery clients, which the catalog's light importers (dashboard, CLI) must not load. The record's
@@ -32,8 +32,8 @@ export const handlers: Handlers = {
 
 /**
  * What runs in the worker's process once a job of a queue has completed — BullMQ has finished it and moved its
- * flow's parent on — given its validated payload and its result. Only the upload has such a step: its window
- * joins its batch once its load job is parked (processors/upload.ts).
+ * flow's parent on — given its validated payload and its result. Only the upload has such a step: it wakes the
+ * window's load job if the batch settled the window before the completion parked it (processors/upload.ts).
  */
 export type AfterCompletion<K extends QueueKey> = (
   context: PipelineContext,
@@ -42,5 +42,5 @@ export type AfterCompletion<K extends QueueKey> = (
 ) => Promise<void>;
 
 export const afterCompletion: { readonly [K in QueueKey]?: AfterCompletion<K> } = {
-  upload: joinUploadedWindow,
+  upload: wakeSettledLoad,
 };

@@ -183,8 +183,9 @@ async function commit(
 /**
  * Wakes the windows' load jobs, all at once, by id, in one round trip: they reach the load queue together, and a
  * worker fetches each after the one before (each completion fetches the next) instead of waking for each; a handle
- * by id is all promote needs. Every window's load job was parked (delayed) before its window could join, so it is
- * delayed now — unless its delay already ran out and it is running, in which case it reads its outcome itself.
+ * by id is all promote needs. A load job not parked yet (its upload joined, but has not completed this very
+ * moment) is woken by the step after its upload's completion instead; one running (its delay ran out) reads its
+ * outcome itself.
  */
 async function wake(context: PipelineContext, windows: BatchWindow[]): Promise<void> {
   await Promise.all(

@@ -13,14 +13,14 @@ import { catalog, type LoadPayload, type LoadResult, type UploadOutcome } from '
 import type { PipelineContext } from '../context.ts';
 
 // The load job of one window. With `load.batch.maxWindows: 1` it loads its window alone (one load job, one
-// MERGE) and commits it. Otherwise it is added delayed: when its upload (the child in its flow) completes,
-// BullMQ parks it in the delayed set — holding no worker slot, never fetched — and only then does the window join
-// the open batch of its table (`load-batch` queue; see upload.ts), which wakes it with the outcome:
+// MERGE) and commits it. Otherwise its upload (the child in its flow) hands the window to the open batch of its
+// table (`load-batch` queue; see upload.ts), and the job, added with a delay, is parked by BullMQ in the delayed
+// set when the upload completes — holding no worker slot, never fetched — until the batch wakes it with the outcome:
 //   committed → the job completes with its rows (the batch committed the window in Redis after its MERGE);
 //   rejected  → BigQuery refused this window's object: it is loaded alone, now, so it never holds others back;
 //   failed    → the batch failed for good: this attempt fails, and the retry joins a new batch.
-// A job that finds its window in no batch (its upload's process died before joining, or a retry after its batch
-// failed for good) parks itself and then joins one. So Bull Board shows one load job per window, delayed while its
+// A job that finds its window in no batch (a retry after its batch failed for good, or an upload that ran with
+// batching off) parks itself and then joins one. So Bull Board shows one load job per window, delayed while its
 // batch runs, and retryable there.
 
 /** What a window's load job returns: the catalog's LoadResult (run-once and the batch read it). */
@@ -62,8 +62,8 @@ export async function processLoad(
       if ((await store.registration(loadJobId))?.outcome !== 'pending') await job.promote();
     });
   }
-  // In no batch (its upload's process died before joining, or a retry after its batch failed for good): it joins
-  // one itself, once parked.
+  // In no batch (a retry after its batch failed for good, or an upload that ran with batching off): it joins one
+  // itself, once parked.
   const window = await windowOf(job, data);
   return park(context, job, token, 'joining a batch', async () => {
     const joined = await joinBatch(context, window);

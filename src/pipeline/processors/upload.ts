@@ -1,15 +1,16 @@
-import type { Job } from 'bullmq';
+import { Job } from 'bullmq';
 import { uploadSpoolFile } from '../../gcs/upload.ts';
-import { batchesLoads, joinBatch } from '../batching/batching.ts';
+import { batchesLoads, batching, joinBatch } from '../batching/batching.ts';
 import { batchWindow } from '../batching/staged-window.ts';
-import type { UploadOutcome, UploadPayload } from '../catalog.ts';
+import { catalog, type LoadPayload, type UploadOutcome, type UploadPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 
-// Stages a window's spool file in Cloud Storage. When loads are batched, the window then joins its table's batch —
-// after the upload job has completed, not inside it: completing is what makes BullMQ park the window's load job
-// (the flow's parent, added with a delay) in the delayed set, so a batch can never commit a window whose load job
-// is not parked yet, and its wake-up always finds it there. A process that dies between the completion and the
-// join leaves the window out: its load job joins a batch itself when its delay ends.
+// Stages a window's spool file in Cloud Storage and, when loads are batched, hands the staged window to its
+// table's batch. The window's load job (the flow's parent, added with a delay) is parked in the delayed set by
+// BullMQ when this job completes, and its batch wakes it there with the outcome. A join is idempotent, so an
+// upload run again after a crash gets its batch back; and should the batch settle the window in the milliseconds
+// before this job's completion has parked the load job (its wake-up then finds the job not parked yet), the step
+// after the completion wakes the load job itself.
 
 export async function processUpload(
   context: PipelineContext,
@@ -27,24 +28,31 @@ export async function processUpload(
   // Lua script and two list commands per window).
   const uploaded = await uploadSpoolFile(context.storage, { ...gcs, prefix }, data.manifest);
   const { extractedAt, quarantined, cursorRange } = data.manifest;
-  return {
+  const outcome: UploadOutcome = {
     ...uploaded,
     extractedAt,
     quarantined,
     ...(cursorRange === undefined ? {} : { cursorRange }),
     uploadMs: Date.now() - startedMs,
   };
+  if (batchesLoads(context.config)) await joinBatch(context, batchWindow(loadOf(data), outcome));
+  return outcome;
 }
 
-/** Once an upload job has completed: its window joins its table's batch (when loads are batched). */
-export async function joinUploadedWindow(
-  context: PipelineContext,
-  data: UploadPayload,
-  outcome: UploadOutcome,
-): Promise<void> {
+/** Once an upload job has completed: its load job is woken if its batch settled the window already. */
+export async function wakeSettledLoad(context: PipelineContext, data: UploadPayload): Promise<void> {
   if (!batchesLoads(context.config)) return;
+  const loadJobId = catalog.load.jobId(loadOf(data));
+  const registration = await batching(context).store.registration(loadJobId);
+  if (registration && registration.outcome !== 'pending') {
+    await new Job(context.queues.load, 'load', {}, {}, loadJobId).promote().catch(() => undefined);
+  }
+}
+
+/** What the window's load job's payload says, from the upload's. */
+function loadOf(data: UploadPayload): LoadPayload {
   const { manifest } = data;
-  const load = {
+  return {
     instanceId: manifest.instanceId,
     exportName: manifest.exportName,
     plan: data.plan,
@@ -53,5 +61,4 @@ export async function joinUploadedWindow(
     rows: manifest.rows,
     ...(data.extractMs === undefined ? {} : { extractMs: data.extractMs }),
   };
-  await joinBatch(context, batchWindow(load, outcome));
 }
