@@ -101,11 +101,16 @@ export interface ExtractResult {
  * An upload's result: its object, and what the window's load needs of its manifest (rows' extraction time,
  * quarantined lines, cursor range) and for its `_lsa_runs` row — so the load reads its child's return value only.
  */
+/** What came of a window in its load batch: committed, rejected (loaded alone), failed (joins a new batch). */
+export type WindowOutcome = 'pending' | 'committed' | 'rejected' | 'failed';
+
 export interface UploadOutcome extends UploadResult {
   extractedAt?: string;
   quarantined?: number;
   cursorRange?: CursorRange | null;
   uploadMs?: number;
+  /** With batched loads: the batch the window joined, when (epoch ms), and what had come of it there by then. */
+  batch?: { jobId: string; joinedAt: number; outcome: WindowOutcome };
 }
 
 export interface LoadResult {

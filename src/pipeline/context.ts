@@ -11,7 +11,6 @@ import { createStorage } from '../gcs/client.ts';
 import { type Logger, warnThrottled } from '../logging.ts';
 import { LookerClients } from '../looker/client.ts';
 import { ApiCallStore } from '../state/api-calls.ts';
-import { CoolDowns } from '../state/cool-downs.ts';
 import { ExportStateStore } from '../state/export-state.ts';
 import { StateKeys } from '../state/keys.ts';
 import { NodeRegistry } from '../state/node-registry.ts';
@@ -34,7 +33,6 @@ export interface PipelineContext {
   keys: StateKeys;
   exportState: ExportStateStore;
   leases: QueryLeases;
-  coolDowns: CoolDowns;
   planLocks: PlanLocks;
   nodes: NodeRegistry;
   runStatus: RunStatusStore;
@@ -127,7 +125,6 @@ export function createContext(config: PipelineConfig, options: ContextOptions): 
     keys,
     exportState: new ExportStateStore(redis, keys),
     leases: new QueryLeases(redis, keys, options.leaseTtlMs ?? 2 * config.workers.lockDurationMs),
-    coolDowns: new CoolDowns(redis, keys),
     planLocks: new PlanLocks(redis, keys),
     nodes: new NodeRegistry(redis, keys),
     runStatus: new RunStatusStore(redis, keys),

@@ -33,7 +33,8 @@ export const handlers: Handlers = {
 /**
  * What runs in the worker's process once a job of a queue has completed — BullMQ has finished it and moved its
  * flow's parent on — given its validated payload and its result. Only the upload has such a step: it wakes the
- * window's load job if the batch settled the window before the completion parked it (processors/upload.ts).
+ * window's load job when the batch may have settled the window before the completion parked it
+ * (processors/upload.ts).
  */
 export type AfterCompletion<K extends QueueKey> = (
   context: PipelineContext,

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { StateKeys } from './keys.ts';
+import { sendPipeline } from './pipelines.ts';
 
 // The per-instance state of each export: its initial-load flag and its watermark (epoch ms, UTC), plus the windows planned but
 // not yet committed. The watermark only ever moves forward, by compare-and-set in one Lua script, and only to
@@ -19,27 +20,30 @@ export interface PlannedWindow {
 
 // KEYS: instance hash, pending set, open-rows set, the window's staged open rows, the instance's run status, the
 // counters. ARGV: export, window id, the open-rows bound, instance, now (ISO), rows loaded ('' for a window that
-// loaded nothing). Returns {moved (0/1), watermark ms or false, open rows dropped over the bound}.
+// loaded nothing), '1' when the window staged open rows. Returns {moved (0/1), watermark ms or false, open rows
+// dropped over the bound}.
 // The staged open rows say what the window covered (a cursor range, or the keys of a reopen window) and which of
 // its rows were still open: the covered part of the open set is replaced by them, in the same step as the
 // commit, so a row is re-read until a committed window has seen it final.
 // Every window commits through this script, so it keeps its own Redis calls few: ZREM's answer is the pending
-// check, and the watermark is read once (with the plan's end when that is needed) and answered from a variable.
+// check; the run status is one HSET (an empty lastError is no error); the staged rows are looked for only when
+// the window staged some; the watermark is read once (with the plan's end and the initial-load flag when that is
+// needed) and written with the flag in one HSET. The plan's end stays behind once its last window committed: the next plan
+// overwrites it, and the commit that reads it is always one whose window was still pending.
 const COMMIT_WINDOW = `
 local hash, pending, open, staged, runs, counters = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local export, windowId, maxOpen = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local instance, now, loadedRows = ARGV[4], ARGV[5], ARGV[6]
+local instance, now, loadedRows, stagedRows = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local field = export .. '.watermark'
 if redis.call('ZREM', pending, windowId) == 0 then
   return {0, redis.call('HGET', hash, field) or false, 0}
 end
 if loadedRows ~= '' then
-  redis.call('HSET', runs, export .. '.lastLoadedAt', now)
-  redis.call('HDEL', runs, export .. '.lastError')
+  redis.call('HSET', runs, export .. '.lastLoadedAt', now, export .. '.lastError', '')
   redis.call('HINCRBY', counters, 'loaded|' .. instance .. '|' .. export, loadedRows)
 end
 local dropped = 0
-local stagedText = redis.call('GET', staged)
+local stagedText = stagedRows == '1' and redis.call('GET', staged)
 if stagedText then
   local s = cjson.decode(stagedText)
   if s.from then redis.call('ZREMRANGEBYSCORE', open, s.from, '(' .. s['to']) end
@@ -54,22 +58,25 @@ if stagedText then
 end
 local first = redis.call('ZRANGE', pending, 0, 0, 'WITHSCORES')
 local currentText, candidate
+local updates = {}
 if first[1] then
   candidate = tonumber(first[2])
   currentText = redis.call('HGET', hash, field)
 else
-  local values = redis.call('HMGET', hash, field, export .. '.planEnd')
+  local values = redis.call('HMGET', hash, field, export .. '.planEnd', export .. '.initialLoad')
   currentText, candidate = values[1], tonumber(values[2])
-  redis.call('HSET', hash, export .. '.initialLoad', 'false')
-  redis.call('HDEL', hash, export .. '.planEnd')
+  -- The plan's last window: the initial load is over (written only when it was not already).
+  if values[3] ~= 'false' then updates = {export .. '.initialLoad', 'false'} end
 end
 local current = tonumber(currentText or '0')
-if candidate and candidate > current then
+local moved = candidate and candidate > current
+if moved then
   currentText = tostring(candidate)
-  redis.call('HSET', hash, field, currentText)
-  return {1, currentText, dropped}
+  table.insert(updates, field)
+  table.insert(updates, currentText)
 end
-return {0, currentText or false, dropped}
+if #updates > 0 then redis.call('HSET', hash, unpack(updates)) end
+return {moved and 1 or 0, currentText or false, dropped}
 `;
 
 /** At most this many open rows per export are tracked; beyond it the oldest are no longer read again. */
@@ -118,7 +125,11 @@ export class ExportStateStore {
 
   /**
    * Records a new plan: its windows become pending, and committing all of them moves the watermark to `endMs`.
-   * Returns the plan's number (it goes into job ids).
+   * Returns the plan's number (it goes into job ids). The export has no pending windows (the fan-out looked, and
+   * dropped a plan whose jobs were gone, under the instance's plan lock), so nothing is deleted first. One round
+   * trip, not a transaction: a fan-out killed half-way leaves a plan number spent, or pending windows without jobs,
+   * which the next tick drops and plans again; a commit can only interleave for a window of this plan, which has
+   * no job yet.
    */
   async plan(
     instanceId: string,
@@ -128,13 +139,12 @@ export class ExportStateStore {
   ): Promise<number> {
     const pending = this.keys.pending(instanceId, exportName);
     const hash = this.keys.instance(instanceId);
-    const multi = this.redis.multi();
-    multi.hincrby(hash, `${exportName}.plan`, 1);
-    multi.del(pending);
-    if (windows.length > 0) multi.zadd(pending, ...windows.flatMap((w) => [String(w.startMs), w.id]));
-    multi.hset(hash, `${exportName}.planEnd`, String(endMs));
-    const results = await multi.exec();
-    return Number(results![0]![1]);
+    const pipeline = this.redis.pipeline();
+    pipeline.hincrby(hash, `${exportName}.plan`, 1);
+    if (windows.length > 0) pipeline.zadd(pending, ...windows.flatMap((w) => [String(w.startMs), w.id]));
+    pipeline.hset(hash, `${exportName}.planEnd`, String(endMs));
+    const [plan] = await sendPipeline(pipeline);
+    return Number(plan);
   }
 
   /** Whether the window waits in the export's current plan (planned, not committed). */
@@ -209,7 +219,12 @@ export class ExportStateStore {
     instanceId: string,
     exportName: string,
     windowId: string,
-    loadedRows?: number,
+    how: {
+      /** Rows the window loaded; absent for a window that loaded nothing (no run status to record). */
+      loadedRows?: number;
+      /** Whether its extract staged open rows (stageOpenRows): only then does the commit look for them. */
+      stagedOpenRows: boolean;
+    },
   ): Promise<{ moved: boolean; watermark: string | null; openRowsDropped: number }> {
     const [moved, watermarkMs, dropped] = (await (
       this.redis as unknown as {
@@ -227,7 +242,8 @@ export class ExportStateStore {
       String(MAX_OPEN_ROWS),
       instanceId,
       new Date().toISOString(),
-      loadedRows === undefined ? '' : String(loadedRows),
+      how.loadedRows === undefined ? '' : String(how.loadedRows),
+      how.stagedOpenRows ? '1' : '',
     )) ?? [0, null, 0];
     return {
       moved: moved === 1,

@@ -34,7 +34,7 @@ export class StateKeys {
     return `${this.prefix}:runs:${instanceId}`;
   }
 
-  /** Sorted set of query leases on one Looker instance (member token, score expiry ms). */
+  /** Sorted set of query leases on one Looker instance (member token, score expiry ms), and its 429 cool-down. */
   lease(instanceId: string): string {
     return `${this.prefix}:lease:${instanceId}`;
   }
@@ -61,10 +61,5 @@ export class StateKeys {
   /** Hash: notifications already sent for a condition that still holds (so a periodic check does not repeat them). */
   notified(): string {
     return `${this.prefix}:notified`;
-  }
-
-  /** Hash: Looker 429 cool-downs per instance (epoch ms until which no query may start). */
-  coolDowns(): string {
-    return `${this.prefix}:cooldown`;
   }
 }

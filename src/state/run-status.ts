@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { StateKeys } from './keys.ts';
+import { sendPipeline } from './pipelines.ts';
 
 // What the status page, `lsa status` and /metrics show per instance × export: the last window's outcome.
 // Error messages stored here are the pipeline's own (they never contain secrets, see config/secrets.ts).
@@ -25,57 +26,48 @@ export interface InstanceReachability {
 const UNREACHABLE_SINCE = '-instance.unreachableSince';
 const UNREACHABLE_ERROR = '-instance.unreachableError';
 
-// Each record is one Lua script (one round trip, one command sent, atomic) instead of a MULTI of four: the run
-// status is written for every window, so its commands count at scale (docs/benchmarks.md, fan-out).
-// KEYS: runs hash, counters hash. ARGV: export, instance, time, rows, quarantined rows.
-const RECORD_EXTRACT = `
-local runs, counters = KEYS[1], KEYS[2]
-local export, instance, now, rows, quarantined = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-redis.call('HSET', runs, export .. '.lastRunAt', now, export .. '.lastRows', rows)
-redis.call('HINCRBY', counters, 'extracted|' .. instance .. '|' .. export, rows)
-if quarantined > 0 then
-  redis.call('HINCRBY', counters, 'quarantined|' .. instance .. '|' .. export, quarantined)
+// Recorded for every window, so its commands count at scale (docs/benchmarks.md, fan-out): an extract's record is
+// one HSET and one HINCRBY sent together, no script — the two need not change at the same instant. An empty field
+// is an absent one: the HSET that records a good extract also says the instance is reachable again, instead of
+// a separate HDEL.
+
+// KEYS: runs hash. ARGV: time, message. The first failure's time is kept until an extract succeeds.
+const RECORD_UNREACHABLE = `
+if (redis.call('HGET', KEYS[1], '${UNREACHABLE_SINCE}') or '') == '' then
+  redis.call('HSET', KEYS[1], '${UNREACHABLE_SINCE}', ARGV[1])
 end
--- Looker answered: the instance is reachable again.
-redis.call('HDEL', runs, '${UNREACHABLE_SINCE}', '${UNREACHABLE_ERROR}')
+redis.call('HSET', KEYS[1], '${UNREACHABLE_ERROR}', ARGV[2])
 `;
-
-// KEYS: runs hash, counters hash. ARGV: export, instance, time, rows loaded.
-
-type RecordScript = (runs: string, counters: string, ...args: string[]) => Promise<unknown>;
 
 export class RunStatusStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: StateKeys,
   ) {
-    this.redis.defineCommand('lsaRecordExtract', { numberOfKeys: 2, lua: RECORD_EXTRACT });
-  }
-
-  private script(name: 'lsaRecordExtract'): RecordScript {
-    const command = (this.redis as unknown as Record<string, RecordScript>)[name]!;
-    return command.bind(this.redis);
+    this.redis.defineCommand('lsaRecordUnreachable', { numberOfKeys: 1, lua: RECORD_UNREACHABLE });
   }
 
   async recordExtract(instanceId: string, exportName: string, rows: number, quarantined = 0): Promise<void> {
-    await this.script('lsaRecordExtract')(
-      this.keys.runs(instanceId),
-      this.keys.counters(),
-      exportName,
-      instanceId,
-      new Date().toISOString(),
-      String(rows),
-      String(quarantined),
-    );
+    const counters = this.keys.counters();
+    const pipeline = this.redis
+      .pipeline()
+      // Looker answered: the instance is reachable again.
+      .hset(this.keys.runs(instanceId), {
+        [`${exportName}.lastRunAt`]: new Date().toISOString(),
+        [`${exportName}.lastRows`]: String(rows),
+        [UNREACHABLE_SINCE]: '',
+        [UNREACHABLE_ERROR]: '',
+      })
+      .hincrby(counters, `extracted|${instanceId}|${exportName}`, rows);
+    if (quarantined > 0) pipeline.hincrby(counters, `quarantined|${instanceId}|${exportName}`, quarantined);
+    await sendPipeline(pipeline);
   }
 
   /** An extract could not connect to the instance; the first such failure's time is kept until one succeeds. */
   async recordUnreachable(instanceId: string, message: string): Promise<void> {
-    await this.redis
-      .multi()
-      .hsetnx(this.keys.runs(instanceId), UNREACHABLE_SINCE, new Date().toISOString())
-      .hset(this.keys.runs(instanceId), UNREACHABLE_ERROR, message.slice(0, 500))
-      .exec();
+    await (
+      this.redis as unknown as { lsaRecordUnreachable(...args: string[]): Promise<unknown> }
+    ).lsaRecordUnreachable(this.keys.runs(instanceId), new Date().toISOString(), message.slice(0, 500));
   }
 
   async reachability(instanceId: string): Promise<InstanceReachability> {
@@ -84,7 +76,7 @@ export class RunStatusStore {
       UNREACHABLE_SINCE,
       UNREACHABLE_ERROR,
     );
-    return { unreachableSince: since ?? null, unreachableError: error ?? null };
+    return { unreachableSince: since || null, unreachableError: error || null };
   }
 
   async recordError(instanceId: string, exportName: string, message: string): Promise<void> {
@@ -109,7 +101,7 @@ export class RunStatusStore {
       lastRunAt: lastRunAt ?? null,
       lastRows: lastRows === null ? null : Number(lastRows),
       lastLoadedAt: lastLoadedAt ?? null,
-      lastError: lastError ?? null,
+      lastError: lastError || null,
       rowsExtracted: Number(extracted ?? 0),
       rowsQuarantined: Number(quarantined ?? 0),
       rowsLoaded: Number(loaded ?? 0),

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { StateKeys } from './keys.ts';
+import { sendPipeline } from './pipelines.ts';
 
 // Pipeline-wide figures for /metrics, kept in Redis because jobs run in many processes and the dashboard is
 // another one: how long each stage's jobs take (a histogram), how attempts fail (by stage and kind) and how many
@@ -46,9 +47,7 @@ export class StageMetrics {
       if (field.endsWith('|sum')) pipeline.hincrbyfloat(this.keys.metrics(), field, by);
       else pipeline.hincrby(this.keys.metrics(), field, by);
     }
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error);
-    if (failed) throw failed[0];
+    await sendPipeline(pipeline);
   }
 
   async recordFailure(stage: Stage, kind: FailureKind): Promise<void> {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOnce } from '../../src/pipeline/run-once.ts';
 import { instanceSpec } from '../helpers/instances.ts';
 import { expectedKeys, loadedKeys, startTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
+import { waitFor } from '../helpers/processes.ts';
 
 // Upstream faults, injected by the emulators: each is retried with backoff and every window is finally loaded
 // exactly once (the table equals the emulator's data, no key twice).
@@ -101,7 +102,12 @@ describe('faults are retried and every window loads exactly once', () => {
       .instance('north')
       .faults.inject({ kind: 'status', status: 429, retryAfterSeconds: 3, times: 1 });
     const started = Date.now();
-    const report = await runOnce(context, { timeoutMs: 60_000 });
+    const run = runOnce(context, { timeoutMs: 60_000 });
+    // While north cools down, its query slots are taken until the Retry-After; south's are not.
+    await waitFor(async () => (await context.leases.coolDownUntil('north')) !== null, 30_000, 'the 429');
+    expect(await context.leases.coolDownUntil('north')).toBeGreaterThanOrEqual(started + 3000);
+    expect(await context.leases.coolDownUntil('south')).toBeNull();
+    const report = await run;
     expect(report.ok).toBe(true);
     await assertExact();
     // north waited at least its Retry-After; south, asked nothing, was done well before that
@@ -115,8 +121,7 @@ describe('faults are retried and every window loads exactly once', () => {
     expect(north - started).toBeGreaterThanOrEqual(3000);
     // the cool-down is north's alone: south was never held back by it
     expect(south).toBeLessThan(north);
-    const coolDowns = await context.redis.hgetall(context.keys.coolDowns());
-    expect(Object.keys(coolDowns)).toEqual(['north']);
+    expect(await context.leases.coolDownUntil('north')).toBeNull(); // it ended
     expect(stack.looker.instance('north').stats().faultsInjected.status).toBeGreaterThanOrEqual(1);
   });
 });

@@ -297,7 +297,7 @@ describe('batched loads', () => {
     // Nothing half-joined: no window is registered in a batch, and no batch was opened.
     const { store } = batching(pipeline.context);
     for (const job of await pipeline.context.queues.load.getJobs(['waiting-children', 'delayed'])) {
-      expect(await store.registration(job.id!)).toBeNull();
+      expect(await store.registration('history', job.id!)).toBeNull();
     }
     expect(await redis.get(`${pipeline.config.redis.prefix}:batch:history`)).toBeNull();
     await redis.del(expected);

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoolDowns } from '../../src/state/cool-downs.ts';
 import { ExportStateStore } from '../../src/state/export-state.ts';
 import { StateKeys } from '../../src/state/keys.ts';
 import { PlanLocks } from '../../src/state/plan-lock.ts';
@@ -32,10 +31,10 @@ describe('export state', () => {
     await state.ensure('a', 'history');
     expect(await redis.hget(keys.instance('a'), 'history.initialLoad')).toBe('true');
     await state.plan('a', 'history', windows([1000, 2000, 3000]), 4000);
-    await state.commitWindow('a', 'history', 'w1000');
+    await state.commitWindow('a', 'history', 'w1000', { stagedOpenRows: false });
     expect((await state.get('a', 'history')).initialLoad).toBe(true);
-    await state.commitWindow('a', 'history', 'w2000');
-    await state.commitWindow('a', 'history', 'w3000');
+    await state.commitWindow('a', 'history', 'w2000', { stagedOpenRows: false });
+    await state.commitWindow('a', 'history', 'w3000', { stagedOpenRows: false });
     const after = await state.get('a', 'history');
     expect(after).toEqual({ initialLoad: false, watermark: new Date(4000).toISOString(), pendingWindows: 0 });
   });
@@ -43,17 +42,17 @@ describe('export state', () => {
   it('never lets the watermark jump over a window that has not committed', async () => {
     await state.plan('b', 'history', windows([1000, 2000, 3000]), 4000);
     // the last window commits first: the watermark may only reach the start of the earliest pending one
-    expect(await state.commitWindow('b', 'history', 'w3000')).toEqual({
+    expect(await state.commitWindow('b', 'history', 'w3000', { stagedOpenRows: false })).toEqual({
       moved: true,
       openRowsDropped: 0,
       watermark: new Date(1000).toISOString(),
     });
-    expect(await state.commitWindow('b', 'history', 'w2000')).toEqual({
+    expect(await state.commitWindow('b', 'history', 'w2000', { stagedOpenRows: false })).toEqual({
       moved: false,
       openRowsDropped: 0,
       watermark: new Date(1000).toISOString(),
     });
-    expect(await state.commitWindow('b', 'history', 'w1000')).toEqual({
+    expect(await state.commitWindow('b', 'history', 'w1000', { stagedOpenRows: false })).toEqual({
       moved: true,
       openRowsDropped: 0,
       watermark: new Date(4000).toISOString(),
@@ -62,21 +61,21 @@ describe('export state', () => {
 
   it('ignores a replayed or late commit and never moves the watermark backwards', async () => {
     await state.plan('c', 'history', windows([1000]), 5000);
-    await state.commitWindow('c', 'history', 'w1000');
+    await state.commitWindow('c', 'history', 'w1000', { stagedOpenRows: false });
     // a replay of the same window changes nothing
-    expect(await state.commitWindow('c', 'history', 'w1000')).toEqual({
+    expect(await state.commitWindow('c', 'history', 'w1000', { stagedOpenRows: false })).toEqual({
       moved: false,
       openRowsDropped: 0,
       watermark: new Date(5000).toISOString(),
     });
     // a new plan with a look-back starts before the watermark: committing its first window does not move it back
     await state.plan('c', 'history', windows([4000, 6000]), 7000);
-    expect(await state.commitWindow('c', 'history', 'w6000')).toEqual({
+    expect(await state.commitWindow('c', 'history', 'w6000', { stagedOpenRows: false })).toEqual({
       moved: false,
       openRowsDropped: 0,
       watermark: new Date(5000).toISOString(),
     });
-    expect(await state.commitWindow('c', 'history', 'w4000')).toEqual({
+    expect(await state.commitWindow('c', 'history', 'w4000', { stagedOpenRows: false })).toEqual({
       moved: true,
       openRowsDropped: 0,
       watermark: new Date(7000).toISOString(),
@@ -85,7 +84,7 @@ describe('export state', () => {
 
   it('resets to initial load', async () => {
     await state.plan('d', 'user', windows([1]), 10);
-    await state.commitWindow('d', 'user', 'w1');
+    await state.commitWindow('d', 'user', 'w1', { stagedOpenRows: false });
     await state.reset('d', 'user');
     expect(await state.get('d', 'user')).toEqual({ initialLoad: true, watermark: null, pendingWindows: 0 });
   });
@@ -94,21 +93,40 @@ describe('export state', () => {
 describe('query leases', () => {
   it('grants at most the limit, frees a released slot, and expires the lease of a dead holder', async () => {
     const leases = new QueryLeases(redis, keys, 300);
-    const a = await leases.acquire('looker-1', 2);
-    const b = await leases.acquire('looker-1', 2);
+    const a = (await leases.acquire('looker-1', 2)).lease;
+    const b = (await leases.acquire('looker-1', 2)).lease;
     expect(a && b).toBeTruthy();
-    expect(await leases.acquire('looker-1', 2)).toBeNull();
+    expect(await leases.acquire('looker-1', 2)).toEqual({ lease: null, coolDownUntilMs: null });
     // another instance has its own slots
-    expect(await leases.acquire('looker-2', 2)).not.toBeNull();
+    expect((await leases.acquire('looker-2', 2)).lease).not.toBeNull();
     await a!.release();
-    const c = await leases.acquire('looker-1', 2);
+    const c = (await leases.acquire('looker-1', 2)).lease;
     expect(c).not.toBeNull();
     // b's holder "dies" (stops renewing) while c's keeps renewing: after the TTL only b's slot is free again
     await new Promise((r) => setTimeout(r, 200));
     expect(await c!.renew()).toBe(true);
     await new Promise((r) => setTimeout(r, 150));
-    expect(await leases.acquire('looker-1', 2)).not.toBeNull();
-    expect(await leases.acquire('looker-1', 2)).toBeNull();
+    expect((await leases.acquire('looker-1', 2)).lease).not.toBeNull();
+    expect((await leases.acquire('looker-1', 2)).lease).toBeNull();
+  });
+
+  it("a Looker 429's cool-down takes every slot of its instance until it ends, and only ever extends", async () => {
+    const leases = new QueryLeases(redis, keys, 60_000);
+    const running = (await leases.acquire('hot', 3)).lease;
+    expect(running).not.toBeNull();
+    const until = Date.now() + 400;
+    await leases.coolDown('hot', until, 3);
+    await leases.coolDown('hot', until - 200, 3); // an earlier end never shortens it
+    expect(await leases.acquire('hot', 3)).toEqual({ lease: null, coolDownUntilMs: until });
+    expect(await leases.coolDownUntil('hot')).toBe(until);
+    // a running query's release frees no slot while the cool-down lasts; other instances are not held back
+    await running!.release();
+    expect(await leases.acquire('hot', 3)).toEqual({ lease: null, coolDownUntilMs: until });
+    expect((await leases.acquire('cold', 3)).lease).not.toBeNull();
+    await new Promise((r) => setTimeout(r, until - Date.now() + 10));
+    expect(await leases.coolDownUntil('hot')).toBeNull();
+    for (let i = 0; i < 3; i++) expect((await leases.acquire('hot', 3)).lease).not.toBeNull();
+    expect((await leases.acquire('hot', 3)).lease).toBeNull();
   });
 
   it('re-reads open rows until a committed window has seen them final, however old', async () => {
@@ -124,26 +142,26 @@ describe('query leases', () => {
     });
     // nothing applies before the window commits: the load may still fail
     expect(await state.openRowKeys('o', 'history', null, 10)).toEqual([]);
-    await state.commitWindow('o', 'history', 'w1000');
+    await state.commitWindow('o', 'history', 'w1000', { stagedOpenRows: true });
     expect(await state.openRowKeys('o', 'history', null, 10)).toEqual([7, 9]);
     expect(await state.openRowKeys('o', 'history', 4000, 10)).toEqual([7]);
     // a later reopen window read 7 and 9 again: 9 is final now, 7 still running
     await state.plan('o', 'history', windows([9000]), 9000);
     await state.stageOpenRows('o', 'history', 'w9000', { keys: [7, 9], open: [{ key: 7, cursorMs: 1500 }] });
-    await state.commitWindow('o', 'history', 'w9000');
+    await state.commitWindow('o', 'history', 'w9000', { stagedOpenRows: true });
     expect(await state.openRowKeys('o', 'history', null, 10)).toEqual([7]);
     // a range window that re-reads [1000, 2000) and sees 7 final removes it; a replayed commit changes nothing
     await state.plan('o', 'history', windows([1000]), 9000);
     await state.stageOpenRows('o', 'history', 'w1000', { from: 1000, to: 2000, open: [] });
-    await state.commitWindow('o', 'history', 'w1000');
+    await state.commitWindow('o', 'history', 'w1000', { stagedOpenRows: true });
     expect(await state.openRowCount('o', 'history')).toBe(0);
     await state.stageOpenRows('o', 'history', 'w1000', { from: 0, to: 1, open: [{ key: 3, cursorMs: 0 }] });
-    await state.commitWindow('o', 'history', 'w1000');
+    await state.commitWindow('o', 'history', 'w1000', { stagedOpenRows: true });
     expect(await state.openRowCount('o', 'history')).toBe(0);
   });
 });
 
-describe('plan locks and cool-downs', () => {
+describe('plan locks', () => {
   it("lets one fan-out plan an instance's exports at a time, and only the holder release the lock", async () => {
     const locks = new PlanLocks(redis, keys, 200);
     const first = await locks.acquire('l');
@@ -160,17 +178,6 @@ describe('plan locks and cool-downs', () => {
     expect(await locks.acquire('l')).toBeNull();
     await second!.release();
     expect(await locks.acquire('l')).not.toBeNull();
-  });
-
-  it('only ever extends an instance cool-down', async () => {
-    const coolDowns = new CoolDowns(redis, keys);
-    expect(await coolDowns.until('c')).toBe(0);
-    await coolDowns.coolDown('c', 5000);
-    await coolDowns.coolDown('c', 3000);
-    expect(await coolDowns.until('c')).toBe(5000);
-    await coolDowns.coolDown('c', 9000);
-    expect(await coolDowns.until('c')).toBe(9000);
-    expect(await coolDowns.until('other')).toBe(0);
   });
 });
 
@@ -197,15 +204,27 @@ describe('run status', () => {
     expect(Date.parse(extracted.lastRunAt!)).toBeGreaterThan(Date.now() - 60_000);
     // Looker answered, so the instance is reachable again
     expect(await status.reachability('s')).toEqual({ unreachableSince: null, unreachableError: null });
+    // Unreachable again: the first failure's time is kept while failures go on, the last message shown
+    await status.recordUnreachable('s', 'connect ECONNREFUSED 127.0.0.1:2');
+    const since = (await status.reachability('s')).unreachableSince;
+    expect(since).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 5));
+    await status.recordUnreachable('s', 'getaddrinfo ENOTFOUND looker.example');
+    expect(await status.reachability('s')).toEqual({
+      unreachableSince: since,
+      unreachableError: 'getaddrinfo ENOTFOUND looker.example',
+    });
+    await status.recordExtract('s', 'event', 0);
+    expect(await status.reachability('s')).toEqual({ unreachableSince: null, unreachableError: null });
     // A load is recorded by the commit of its window, in the same script, and counted once: a replayed commit
     // (a batch re-run after a crash) and the commit of a window that loaded nothing count no rows.
     await state.plan('s', 'history', windows([1000, 2000]), 3000);
-    await state.commitWindow('s', 'history', 'w1000', 13);
-    await state.commitWindow('s', 'history', 'w1000', 13);
+    await state.commitWindow('s', 'history', 'w1000', { loadedRows: 13, stagedOpenRows: false });
+    await state.commitWindow('s', 'history', 'w1000', { loadedRows: 13, stagedOpenRows: false });
     const loaded = await status.get('s', 'history');
     expect(loaded).toMatchObject({ lastError: null, rowsLoaded: 13, rowsExtracted: 15 });
     expect(Date.parse(loaded.lastLoadedAt!)).toBeGreaterThan(Date.now() - 60_000);
-    await state.commitWindow('s', 'history', 'w2000');
+    await state.commitWindow('s', 'history', 'w2000', { stagedOpenRows: false });
     expect(await status.get('s', 'history')).toMatchObject({
       rowsLoaded: 13,
       lastLoadedAt: loaded.lastLoadedAt,

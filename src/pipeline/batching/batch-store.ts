@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { CursorRange, ExtractWindow } from '../../window.ts';
+import type { WindowOutcome } from '../catalog.ts';
 
 // Load batches in Redis. Per target table a counter names the batch windows currently join; a batch is a hash
-// (its state, timing, size, and one field per window); each window's load job has a small hash saying which batch
-// holds it and what came of it. Joining and closing are Lua scripts, so a window either joins a batch before it
-// closes (and is loaded by it) or finds it closed and opens the next one: never both, never neither.
+// (its state, timing, size, one field per window, and once it ran, what came of its windows); each window's load
+// job has a small key saying which batch holds it. Joining and closing are Lua scripts, so a window either joins a
+// batch before it closes (and is loaded by it) or finds it closed and opens the next one: never both, never neither.
 //
 // Per target table, the windows a fan-out planned are "expected" (a sorted set of their load job ids, each with
 // the time after which it is no longer waited for): a batch stays open while windows of its table are still
@@ -12,8 +13,11 @@ import type { CursorRange, ExtractWindow } from '../../window.ts';
 // finish within maxWait — while an empty window, or one whose extract failed, is forgotten or outlived.
 //
 // Batch states: open (windows may join) → full (maxWindows/maxBytes reached: no more joins, run now) → closed (its
-// job took the window list) → done. Window outcomes: pending → committed | rejected (BigQuery refused its rows: it
-// is loaded alone) | failed (its batch failed for good: its job retries and joins a new batch).
+// job took the window list) → done | failed. A window's outcome is read from its batch: committed (an `o:` field
+// with its load outcome, all written with `done` in one command), rejected (an `r:` field: BigQuery refused its
+// rows, it is loaded alone), failed (the batch failed for good, `failure` says why: its job retries and joins a new
+// batch), else pending. Nothing is written per window when a batch settles: at 5,000 windows a cycle, a write per
+// window was three Redis commands each.
 
 /** What a batch needs to know of a window, recorded when the window joins. */
 export interface BatchWindow {
@@ -36,8 +40,6 @@ export interface BatchWindow {
   extractMs?: number;
   uploadMs?: number;
 }
-
-export type WindowOutcome = 'pending' | 'committed' | 'rejected' | 'failed';
 
 export interface WindowRegistration {
   exportName: string;
@@ -68,48 +70,63 @@ export type Closing =
   | { kind: 'wait'; untilMs: number }
   | { kind: 'closed'; windows: BatchWindow[]; rejected: Set<string> };
 
-// KEYS: table counter, batch n, batch n+1, window hash, table's expected windows. ARGV: n, load job id, entry,
-// bytes, now, maxWindows, maxBytes, export, TTL (seconds) of the batch and window hashes. Returns {-1} when the
-// counter moved since it was read (the caller reads it again), else {batch, windows, bytes, full, earlier}: full
-// also when this window was the last one expected. A window registered before (its upload re-run after a crash,
-// or its load job woken without an outcome) is not joined again: it gets its batch and outcome back (earlier).
-// A window that must join anew (its batch failed for good) is forgotten first.
+// KEYS: table counter, window key, table's expected windows. ARGV: load job id, entry, bytes, now, maxWindows,
+// maxBytes, TTL (seconds) of the batch and window keys, '1' to look for an earlier registration. Returns {batch,
+// windows, bytes, full, earlier}: full also when this window was the last one expected. The counter names the
+// batch windows join: a batch is open exactly while the counter names it (whoever fills or closes it moves the
+// counter on), so a join needs no look at the batch's state, and the window that finds it empty opens it.
+// Batch keys are the counter's key and the batch number (BatchStore.batchKey). A window registered before (its
+// upload run again after a crash; only a re-run looks) is not joined again: it gets its batch and outcome back
+// (earlier). A window that must join anew (its batch failed for good) is forgotten first.
 const JOIN = `
-local counter, current, nextBatch, windowKey, expected = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local n, id, entry, bytes, now = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local maxWindows, maxBytes = tonumber(ARGV[6]), tonumber(ARGV[7])
-local earlier = redis.call('HMGET', windowKey, 'batch', 'outcome')
-if earlier[2] then return {tonumber(earlier[1]), 0, 0, 0, earlier[2]} end
-if tonumber(redis.call('GET', counter) or '0') ~= n then return {-1} end
+local counter, windowKey, expected = KEYS[1], KEYS[2], KEYS[3]
+local id, entry, bytes, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local maxWindows, maxBytes, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+if ARGV[8] == '1' then
+  local earlier = redis.call('GET', windowKey)
+  if earlier then
+    local b = redis.call('HMGET', counter .. ':' .. earlier, 'state', 'o:' .. id, 'r:' .. id)
+    local outcome = 'pending'
+    if b[2] then outcome = 'committed' elseif b[3] then outcome = 'rejected' elseif b[1] == 'failed' then outcome = 'failed' end
+    return {tonumber(earlier), 0, 0, 0, outcome}
+  end
+end
 -- Before anything is written: Redis does not undo a script's earlier writes when a later command fails.
 local last = redis.call('ZREM', expected, id) == 1 and redis.call('ZCOUNT', expected, now, '+inf') == 0
-local batch, key = n, current
-if n == 0 or redis.call('HGET', current, 'state') ~= 'open' then
-  batch, key = n + 1, nextBatch
-  redis.call('SET', counter, tostring(batch))
-  redis.call('HSET', key, 'state', 'open', 'openedAt', now, 'windows', 0, 'bytes', 0)
-  redis.call('EXPIRE', key, ARGV[9])
+local batch = tonumber(redis.call('GET', counter) or '0')
+if batch == 0 then
+  batch = 1
+  redis.call('SET', counter, '1')
 end
-redis.call('HSET', key, 'w:' .. id, entry, 'lastAt', now)
+local key = counter .. ':' .. batch
 local windows = redis.call('HINCRBY', key, 'windows', 1)
 local total = redis.call('HINCRBY', key, 'bytes', bytes)
 local full = 0
 if windows >= maxWindows or total >= maxBytes or last then
-  redis.call('HSET', key, 'state', 'full')
   full = 1
+  redis.call('SET', counter, tostring(batch + 1))
 end
-redis.call('HSET', windowKey, 'export', ARGV[8], 'batch', tostring(batch), 'outcome', 'pending')
-redis.call('EXPIRE', windowKey, ARGV[9])
+local fields = {'w:' .. id, entry, 'lastAt', now}
+if windows == 1 then
+  table.insert(fields, 'openedAt')
+  table.insert(fields, now)
+end
+table.insert(fields, 'state')
+table.insert(fields, full == 1 and 'full' or 'open')
+redis.call('HSET', key, unpack(fields))
+if windows == 1 then redis.call('EXPIRE', key, ttl) end
+redis.call('SET', windowKey, tostring(batch), 'EX', ttl)
 return {batch, windows, total, full, ''}
 `;
 
-// KEYS: batch, table's expected windows. ARGV: now, maxWait, quiet. Returns {'wait', until} while an open batch
-// may still grow, else {'closed', field, value, …} with every field of the batch (it is closed from now on). While
-// windows are expected, the batch does not close for being quiet: it looks again every quiet interval (an empty
-// window leaves the expected set without joining), and closes at maxWait at the latest.
+// KEYS: batch, table's expected windows, table counter. ARGV: now, maxWait, quiet, the batch's number. Returns
+// {'wait', until} while an open batch may still grow, else {'closed', field, value, …} with every field of the
+// batch (it is closed from now on, and the counter names the next one). While windows are expected, the batch
+// does not close for being quiet: it looks again every quiet interval (an empty window leaves the expected set
+// without joining), and closes at maxWait at the latest.
 const CLOSE = `
-local batch, expected = KEYS[1], KEYS[2]
-local now, maxWait, quiet = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local batch, expected, counter = KEYS[1], KEYS[2], KEYS[3]
+local now, maxWait, quiet, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local state = redis.call('HGET', batch, 'state')
 if state == 'open' then
   local deadline = tonumber(redis.call('HGET', batch, 'openedAt')) + maxWait
@@ -117,6 +134,7 @@ if state == 'open' then
   redis.call('ZREMRANGEBYSCORE', expected, '-inf', '(' .. now)
   if now < deadline and redis.call('ZCARD', expected) > 0 then closeAt = math.min(deadline, now + quiet) end
   if now < closeAt then return {'wait', tostring(closeAt)} end
+  if redis.call('GET', counter) == n then redis.call('SET', counter, tostring(tonumber(n) + 1)) end
 end
 if state == 'open' or state == 'full' then redis.call('HSET', batch, 'state', 'closed') end
 local all = redis.call('HGETALL', batch)
@@ -124,35 +142,21 @@ table.insert(all, 1, 'closed')
 return all
 `;
 
-// KEYS: window hash. ARGV: export, batch, outcome, detail. Sets the outcome only if the window is still pending
-// in that batch (a window that moved on is not touched).
-const SETTLE = `
-local w = redis.call('HMGET', KEYS[1], 'outcome', 'batch', 'export')
-if w[1] ~= 'pending' or w[2] ~= ARGV[2] or w[3] ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'outcome', ARGV[3], 'detail', ARGV[4])
-return 1
-`;
-
-/** Batches live a week after they opened, window outcomes a week after they joined, like completed jobs. */
+/** Batches live a week after they opened, windows' registrations a week after they joined, like completed jobs. */
 const TTL_SECONDS = 7 * 86_400;
 
 type Scripts = {
   lsaBatchJoin(...args: string[]): Promise<(number | string)[]>;
   lsaBatchClose(...args: string[]): Promise<string[]>;
-  lsaBatchSettle(...args: string[]): Promise<number>;
 };
 
 export class BatchStore {
-  /** The batch number each table's windows last joined here: the join script checks it, so it is only a guess. */
-  private readonly lastBatch = new Map<string, number>();
-
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
   ) {
-    redis.defineCommand('lsaBatchJoin', { numberOfKeys: 5, lua: JOIN });
-    redis.defineCommand('lsaBatchClose', { numberOfKeys: 2, lua: CLOSE });
-    redis.defineCommand('lsaBatchSettle', { numberOfKeys: 1, lua: SETTLE });
+    redis.defineCommand('lsaBatchJoin', { numberOfKeys: 3, lua: JOIN });
+    redis.defineCommand('lsaBatchClose', { numberOfKeys: 3, lua: CLOSE });
   }
 
   private get scripts(): Scripts {
@@ -164,6 +168,7 @@ export class BatchStore {
     return `${this.prefix}:batch:${exportName}`;
   }
 
+  /** The counter's key and the batch number: the join script builds it so from the counter. */
   batchKey(exportName: string, batch: number): string {
     return `${this.prefix}:batch:${exportName}:${batch}`;
   }
@@ -188,47 +193,30 @@ export class BatchStore {
     await this.redis.zrem(this.expectedKey(exportName), loadJobId);
   }
 
-  async join(window: BatchWindow, limits: BatchLimits, nowMs: number): Promise<Joined> {
-    const counter = this.counterKey(window.exportName);
-    // Most windows join the batch the previous one joined: start from it, and read the counter only when the
-    // script says it moved.
-    let guess = this.lastBatch.get(window.exportName);
-    for (;;) {
-      const n = guess ?? Number((await this.redis.get(counter)) ?? 0);
-      guess = undefined;
-      const result = await this.scripts.lsaBatchJoin(
-        counter,
-        this.batchKey(window.exportName, n),
-        this.batchKey(window.exportName, n + 1),
-        this.windowKey(window.loadJobId),
-        this.expectedKey(window.exportName),
-        String(n),
-        window.loadJobId,
-        JSON.stringify(window),
-        String(window.bytes),
-        String(nowMs),
-        String(limits.maxWindows),
-        String(limits.maxBytes),
-        window.exportName,
-        String(TTL_SECONDS),
-      );
-      if (Number(result[0]) === -1) continue; // another window opened a batch in between
-      const [batch, windows, bytes, full] = result.slice(0, 4).map(Number) as [
-        number,
-        number,
-        number,
-        number,
-      ];
-      const earlier = String(result[4] ?? '');
-      if (earlier === '') this.lastBatch.set(window.exportName, batch);
-      return {
-        batch,
-        windows,
-        bytes,
-        full: full === 1,
-        earlier: earlier === '' ? null : (earlier as WindowOutcome),
-      };
-    }
+  /** Joins the window to its table's open batch; `rerun` (its upload ran before) first looks for an earlier join. */
+  async join(window: BatchWindow, limits: BatchLimits, nowMs: number, rerun: boolean): Promise<Joined> {
+    const result = await this.scripts.lsaBatchJoin(
+      this.counterKey(window.exportName),
+      this.windowKey(window.loadJobId),
+      this.expectedKey(window.exportName),
+      window.loadJobId,
+      JSON.stringify(window),
+      String(window.bytes),
+      String(nowMs),
+      String(limits.maxWindows),
+      String(limits.maxBytes),
+      String(TTL_SECONDS),
+      rerun ? '1' : '',
+    );
+    const [batch, windows, bytes, full] = result.slice(0, 4).map(Number) as [number, number, number, number];
+    const earlier = String(result[4] ?? '');
+    return {
+      batch,
+      windows,
+      bytes,
+      full: full === 1,
+      earlier: earlier === '' ? null : (earlier as WindowOutcome),
+    };
   }
 
   /**
@@ -239,9 +227,11 @@ export class BatchStore {
     const reply = await this.scripts.lsaBatchClose(
       this.batchKey(exportName, batch),
       this.expectedKey(exportName),
+      this.counterKey(exportName),
       String(nowMs),
       String(limits.maxWaitMs),
       String(limits.quietMs),
+      String(batch),
     );
     if (reply[0] === 'wait') return { kind: 'wait', untilMs: Number(reply[1]) };
     const windows: BatchWindow[] = [];
@@ -257,43 +247,56 @@ export class BatchStore {
   /** Takes windows out of the batch (their rows were refused); a replay of the batch leaves them out too. */
   async reject(exportName: string, batch: number, windows: BatchWindow[], reason: string): Promise<void> {
     if (windows.length === 0) return;
+    const detail = reason.slice(0, 4000);
     await this.redis.hset(
       this.batchKey(exportName, batch),
-      Object.fromEntries(windows.map((w) => [`r:${w.loadJobId}`, '1'])),
+      Object.fromEntries(windows.map((w) => [`r:${w.loadJobId}`, detail])),
     );
-    for (const window of windows) await this.settle(window, batch, 'rejected', reason);
   }
 
-  async settle(window: BatchWindow, batch: number, outcome: WindowOutcome, detail: string): Promise<boolean> {
-    const set = await this.scripts.lsaBatchSettle(
-      this.windowKey(window.loadJobId),
-      window.exportName,
-      String(batch),
-      outcome,
-      detail.slice(0, 4000),
-    );
-    return set === 1;
+  /** The batch committed these windows (load job id → its load outcome, JSON): one command for all of them. */
+  async done(exportName: string, batch: number, committed: ReadonlyMap<string, string>): Promise<void> {
+    await this.redis.hset(this.batchKey(exportName, batch), {
+      state: 'done',
+      ...Object.fromEntries([...committed].map(([id, outcome]) => [`o:${id}`, outcome])),
+    });
   }
 
-  async markBatch(exportName: string, batch: number, state: 'done' | 'failed'): Promise<void> {
-    await this.redis.hset(this.batchKey(exportName, batch), 'state', state);
+  /** The batch failed for good: its windows that are neither committed nor rejected fail with it. */
+  async failed(exportName: string, batch: number, failure: string): Promise<void> {
+    await this.redis.hset(this.batchKey(exportName, batch), {
+      state: 'failed',
+      failure: failure.slice(0, 4000),
+    });
   }
 
-  async registration(loadJobId: string): Promise<WindowRegistration | null> {
-    const [exportName, batch, outcome, detail] = await this.redis.hmget(
-      this.windowKey(loadJobId),
-      'export',
-      'batch',
-      'outcome',
-      'detail',
+  /** Which batch holds the window, and what came of it there; null when it is in none. */
+  async registration(exportName: string, loadJobId: string): Promise<WindowRegistration | null> {
+    const batchText = await this.redis.get(this.windowKey(loadJobId));
+    if (batchText === null) return null;
+    const batch = Number(batchText);
+    const [state, committed, rejected, failure] = await this.redis.hmget(
+      this.batchKey(exportName, batch),
+      'state',
+      `o:${loadJobId}`,
+      `r:${loadJobId}`,
+      'failure',
     );
-    if (!exportName || !batch || !outcome) return null;
-    return {
-      exportName,
-      batch: Number(batch),
-      outcome: outcome as WindowOutcome,
-      detail: detail ?? undefined,
-    };
+    const settled: Pick<WindowRegistration, 'outcome' | 'detail'> =
+      committed !== null
+        ? { outcome: 'committed', detail: committed }
+        : rejected !== null
+          ? { outcome: 'rejected', detail: rejected }
+          : state === 'failed'
+            ? { outcome: 'failed', detail: failure ?? undefined }
+            : state === 'done'
+              ? // Done without a word on this window (its state in Redis was lost in part): it joins a new batch.
+                {
+                  outcome: 'failed',
+                  detail: JSON.stringify({ message: 'its batch ended without it', final: false }),
+                }
+              : { outcome: 'pending', detail: undefined };
+    return { exportName, batch, ...settled };
   }
 
   /** Forgets the window's registration, so its next attempt joins a new batch. */

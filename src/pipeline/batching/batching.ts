@@ -1,8 +1,9 @@
-import { Queue } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Job, Queue } from 'bullmq';
 import type { PipelineConfig } from '../../config/model.ts';
-import { catalog, type WindowRef } from '../catalog.ts';
+import { catalog, type WindowOutcome, type WindowRef } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
-import { BatchStore, type BatchWindow, type WindowOutcome } from './batch-store.ts';
+import { BatchStore, type BatchWindow } from './batch-store.ts';
 
 // The batching side of a process: the batch store and the `load-batch` queue on the context's shared Redis
 // connection (a Queue on a given connection opens none of its own), made once per context.
@@ -105,11 +106,16 @@ export interface JoinedBatch {
 /**
  * Hands a staged window to the open batch of its table. The window that opens a batch adds its job; one that
  * fills it runs it now; one joining again while pending (after a crash, perhaps before the job was added) makes
- * sure it exists. A window registered before (pending, committed, rejected or failed) is not joined again.
+ * sure it exists. A window registered before (pending, committed, rejected or failed) is not joined again: only a
+ * `rerun` (a job that may have joined in an earlier attempt) looks, because a window's first join cannot find one.
  */
-export async function joinBatch(context: PipelineContext, window: BatchWindow): Promise<JoinedBatch> {
+export async function joinBatch(
+  context: PipelineContext,
+  window: BatchWindow,
+  rerun: boolean,
+): Promise<JoinedBatch> {
   const limits = context.config.load.batch;
-  const joined = await batching(context).store.join(window, limits, Date.now());
+  const joined = await batching(context).store.join(window, limits, Date.now(), rerun);
   const addsJob =
     joined.earlier === null ? joined.windows === 1 || joined.full : joined.earlier === 'pending';
   const batchJobId = addsJob
@@ -128,4 +134,44 @@ export async function joinBatch(context: PipelineContext, window: BatchWindow): 
     full: joined.full,
     earlier: joined.earlier,
   };
+}
+
+/**
+ * Pauses between a batch's looks at load jobs it could not wake because they were not parked yet: their upload
+ * had joined the batch but not completed (BullMQ parks a load job when its upload completes). Four looks over
+ * about 4 s; an upload that completes later than LATE_COMPLETION_MS after its join wakes its load job itself.
+ */
+const WAKE_AGAIN_AFTER_MS = [50, 200, 1_000, 3_000];
+export const LATE_COMPLETION_MS = 1_000;
+
+/**
+ * Wakes the windows' load jobs, all at once, by id, in one round trip: they reach the load queue together, and a
+ * worker fetches each after the one before (each completion fetches the next) instead of waking for each; a handle
+ * by id is all promote needs. A job not in the delayed set is running (its delay ran out, or it was woken and
+ * reads its outcome itself) or finished, or is not parked yet: those the batch looks at again a few times.
+ */
+export async function wakeLoads(context: PipelineContext, loadJobIds: string[]): Promise<void> {
+  const handle = (id: string) => new Job(context.queues.load, 'load', {}, {}, id);
+  let left = loadJobIds;
+  for (const pause of [0, ...WAKE_AGAIN_AFTER_MS]) {
+    if (left.length === 0) return;
+    if (pause > 0) await sleep(pause);
+    const missed = await Promise.all(
+      left.map((id) =>
+        handle(id)
+          .promote()
+          .then(() => null)
+          .catch(() => id),
+      ),
+    );
+    const notWoken = missed.filter((id): id is string => id !== null);
+    const states = await Promise.all(notWoken.map((id) => handle(id).getState()));
+    left = notWoken.filter((_, i) => states[i] === 'waiting-children' || states[i] === 'delayed');
+  }
+  if (left.length > 0) {
+    context.logger.warn(
+      { loadJobs: left.length },
+      'load jobs whose upload has not completed: each wakes once its upload completes, or when its delay ends',
+    );
+  }
 }

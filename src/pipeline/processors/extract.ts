@@ -10,6 +10,7 @@ import { batchesLoads, batchWaitMs, loadNotComing } from '../batching/batching.t
 import { catalog, type ExtractPayload, type ExtractResult, runTag } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
 import { jobName } from '../job-names.ts';
+import { stagesOpenRows } from '../open-rows.ts';
 
 // Extract one window: take one of the instance's query slots (or wait, delayed, not failed), stream the rows
 // into a spool file, then enqueue the flow that stages and loads it: load (parent) ← upload (child, on this
@@ -24,13 +25,14 @@ const LEASE_RETRY_MS = 1_500;
 const LEASE_WAIT_MS = 1_000;
 const LEASE_LOOK_FIRST_MS = 100;
 
-/** One of the instance's query slots, looking again with doubling pauses for up to LEASE_WAIT_MS; null if none
- * freed. The lease script alone decides who gets a slot, so waiting here never lets more queries run. */
+/** One of the instance's query slots, looking again with doubling pauses for up to LEASE_WAIT_MS, unless the
+ * instance is cooling down after a 429 (nothing frees before its end). The lease script alone decides who gets a
+ * slot, so waiting here never lets more queries run. */
 async function acquireWithin(context: PipelineContext, instanceId: string, limit: number) {
   const deadline = Date.now() + LEASE_WAIT_MS;
   for (let pause = LEASE_LOOK_FIRST_MS; ; pause *= 2) {
-    const lease = await context.leases.acquire(instanceId, limit);
-    if (lease || Date.now() + pause > deadline) return lease;
+    const acquired = await context.leases.acquire(instanceId, limit);
+    if (acquired.lease || acquired.coolDownUntilMs || Date.now() + pause > deadline) return acquired;
     // Jitter: extracts waiting on one instance do not all look at the same moment.
     await sleep(pause / 2 + Math.random() * pause);
   }
@@ -66,19 +68,20 @@ export async function processExtract(
     return { rows: -1, queries: 0, loadJobId };
   }
 
-  // A Looker 429 cools the whole instance down: no query starts before its Retry-After, from any worker.
-  const coolDownUntil = await context.coolDowns.until(instance.id);
-  if (coolDownUntil > Date.now() && token) {
-    await job.moveToDelayed(coolDownUntil + Math.floor(Math.random() * 500), token);
+  const acquired = await acquireWithin(context, instance.id, instance.maxConcurrentQueries);
+  if (!acquired.lease) {
+    const { coolDownUntilMs } = acquired;
+    const why = coolDownUntilMs
+      ? `instance ${instance.id} is cooling down after a Looker 429 until ${new Date(coolDownUntilMs).toISOString()}`
+      : `no query slot free on instance ${instance.id}`;
+    if (!token) throw new Error(why);
+    // All of this instance's query slots are taken, by queries (come back shortly) or by a Looker 429's
+    // cool-down (come back when it ends). Not a failure, not an attempt.
+    const jitter = Math.floor(Math.random() * (coolDownUntilMs ? 500 : LEASE_RETRY_MS));
+    await job.moveToDelayed((coolDownUntilMs ?? Date.now() + LEASE_RETRY_MS) + jitter, token);
     throw new DelayedError();
   }
-  const lease = await acquireWithin(context, instance.id, instance.maxConcurrentQueries);
-  if (!lease) {
-    if (!token) throw new Error(`no query slot free on instance ${instance.id}`);
-    // All of this instance's query slots are taken: come back shortly. Not a failure, not an attempt.
-    await job.moveToDelayed(Date.now() + LEASE_RETRY_MS + Math.floor(Math.random() * LEASE_RETRY_MS), token);
-    throw new DelayedError();
-  }
+  const { lease } = acquired;
   const renewal = setInterval(() => {
     lease
       .renew()
@@ -114,7 +117,12 @@ export async function processExtract(
     });
   } catch (error) {
     if (error instanceof RetryAfterError) {
-      await context.coolDowns.coolDown(instance.id, Date.now() + error.retryAfterMs);
+      // No query starts on the instance before its Retry-After, from any worker.
+      await context.leases.coolDown(
+        instance.id,
+        Date.now() + error.retryAfterMs,
+        instance.maxConcurrentQueries,
+      );
     }
     throw error;
   } finally {
@@ -124,7 +132,7 @@ export async function processExtract(
 
   await context.runStatus.recordExtract(instance.id, data.exportName, result.rows, result.quarantined);
   // Open rows are the regular plan's business: a backfill neither records nor clears them.
-  if (resolved.definition.openWhileNull && data.window.kind !== 'snapshot' && data.backfill === undefined) {
+  if (stagesOpenRows(resolved, data.window) && data.backfill === undefined) {
     const coverage =
       data.window.kind === 'reopen'
         ? { keys: data.window.keys }
@@ -150,6 +158,7 @@ export async function processExtract(
       instance.id,
       data.exportName,
       windowId(data.window),
+      { stagedOpenRows: stagesOpenRows(resolved, data.window) },
     );
     await loadNotComing(context, data);
     return { rows: 0, ...counts, loadJobId: null, watermark };

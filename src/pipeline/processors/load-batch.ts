@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import {
   type BatchLoadResult,
   dropStagingTable,
@@ -13,10 +13,11 @@ import { errorMessage } from '../../errors.ts';
 import { windowId } from '../../window.ts';
 import { commitBackfillWindow } from '../backfill.ts';
 import type { BatchWindow } from '../batching/batch-store.ts';
-import { batching } from '../batching/batching.ts';
+import { batching, wakeLoads } from '../batching/batching.ts';
 import { stagedWindow } from '../batching/staged-window.ts';
 import type { LoadBatchPayload, LoadBatchResult } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
+import { stagesOpenRows } from '../open-rows.ts';
 import type { LoadOutcome } from './load.ts';
 
 // One batch of windows of one target table: ONE load job with all their objects, ONE MERGE, then each window
@@ -48,6 +49,8 @@ export async function processLoadBatch(
     throw new DelayedError();
   }
   let windows = closing.windows.filter((w) => !closing.rejected.has(w.loadJobId));
+  /** Load job id → its outcome (JSON), for the windows this batch committed. */
+  let committed = new Map<string, string>();
   const outcome: BatchOutcome = {
     windows: closing.windows.length,
     committed: 0,
@@ -61,7 +64,7 @@ export async function processLoadBatch(
     for (let round = 0; windows.length > 0; round++) {
       try {
         const result = await loadWindows(context, job, data, windows);
-        await commit(context, job, data, windows, result, outcome);
+        committed = await commit(context, job, windows, result, outcome);
         await dropStagingTable(context.bigquery, context.config.bigquery.dataset, result.stagingTable);
         break;
       } catch (error) {
@@ -71,7 +74,10 @@ export async function processLoadBatch(
         await store.reject(data.exportName, data.batch, refused, errorMessage(error));
         outcome.rejected += refused.length;
         await job.log(`${refused.length} window(s) taken out: ${errorMessage(error)}`);
-        await wake(context, refused);
+        await wakeLoads(
+          context,
+          refused.map((w) => w.loadJobId),
+        );
         windows = windows.filter((w) => !refused.includes(w));
       }
     }
@@ -84,13 +90,17 @@ export async function processLoadBatch(
         message: errorMessage(error),
         final: error instanceof UnrecoverableError,
       });
-      for (const window of windows) await store.settle(window, data.batch, 'failed', detail);
-      await store.markBatch(data.exportName, data.batch, 'failed');
-      await wake(context, windows);
+      await store.failed(data.exportName, data.batch, detail);
+      await wakeLoads(
+        context,
+        windows.map((w) => w.loadJobId),
+      );
     }
     throw error;
   }
-  await store.markBatch(data.exportName, data.batch, 'done');
+  // The batch is done, and what came of each window with it, in one command; then their load jobs wake.
+  await store.done(data.exportName, data.batch, committed);
+  await wakeLoads(context, [...committed.keys()]);
   await job.log(
     `committed ${outcome.committed} of ${outcome.windows} windows (${outcome.rejected} taken out), ${outcome.rowsLoaded} rows, ${outcome.bytesProcessed} bytes read by the MERGE, jobs ${outcome.jobIds.join(', ')}`,
   );
@@ -137,25 +147,25 @@ async function loadWindows(
   });
 }
 
-/** After the MERGE: each window commits (replayable), then its job is woken to complete with the outcome. */
+/** After the MERGE: each window commits (replayable). Returns each committed window's outcome for its load job. */
 async function commit(
   context: PipelineContext,
   job: Job,
-  data: LoadBatchPayload,
   windows: BatchWindow[],
   result: BatchLoadResult,
   outcome: BatchOutcome,
-): Promise<void> {
-  const { store } = batching(context);
+): Promise<Map<string, string>> {
+  const committed = new Map<string, string>();
   for (const [i, window] of windows.entries()) {
     const loaded = result.windows[i]!;
     let watermark: string | null = null;
     if (window.backfill === undefined) {
+      const resolved = findExport(findInstance(context.config, window.instanceId), window.exportName);
       ({ watermark } = await context.exportState.commitWindow(
         window.instanceId,
         window.exportName,
         windowId(window.window),
-        loaded.rows,
+        { loadedRows: loaded.rows, stagedOpenRows: stagesOpenRows(resolved, window.window) },
       ));
     } else {
       // A backfill commits to its own record: the pending set, the watermark and freshness stay the plan's.
@@ -170,27 +180,12 @@ async function commit(
       watermark,
       batchJobId: job.id!,
     };
-    await store.settle(window, data.batch, 'committed', JSON.stringify(windowOutcome));
+    committed.set(window.loadJobId, JSON.stringify(windowOutcome));
     outcome.committed++;
     outcome.rowsLoaded += loaded.rows;
     outcome.quarantined += loaded.quarantined;
   }
   outcome.bytesProcessed += result.bytesProcessed;
   outcome.jobIds.push(...result.jobIds);
-  await wake(context, windows);
-}
-
-/**
- * Wakes the windows' load jobs, all at once, by id, in one round trip: they reach the load queue together, and a
- * worker fetches each after the one before (each completion fetches the next) instead of waking for each; a handle
- * by id is all promote needs. A load job not parked yet (its upload joined, but has not completed this very
- * moment) is woken by the step after its upload's completion instead; one running (its delay ran out) reads its
- * outcome itself.
- */
-async function wake(context: PipelineContext, windows: BatchWindow[]): Promise<void> {
-  await Promise.all(
-    windows.map((w) =>
-      new Job(context.queues.load, 'load', {}, {}, w.loadJobId).promote().catch(() => undefined),
-    ),
-  );
+  return committed;
 }

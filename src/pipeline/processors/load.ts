@@ -11,6 +11,7 @@ import { batchesLoads, batching, batchWaitMs, joinBatch } from '../batching/batc
 import { batchWindow, stagedWindow } from '../batching/staged-window.ts';
 import { catalog, type LoadPayload, type LoadResult, type UploadOutcome } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
+import { stagesOpenRows } from '../open-rows.ts';
 
 // The load job of one window. With `load.batch.maxWindows: 1` it loads its window alone (one load job, one
 // MERGE) and commits it. Otherwise its upload (the child in its flow) hands the window to the open batch of its
@@ -36,7 +37,7 @@ export async function processLoad(
   const { store } = batching(context);
   const loadJobId = job.id!;
   // Woken by its batch, a window usually finds its outcome here and needs nothing else.
-  const registration = await store.registration(loadJobId);
+  const registration = await store.registration(data.exportName, loadJobId);
   if (registration?.outcome === 'committed') return JSON.parse(registration.detail!) as LoadOutcome;
   if (registration?.outcome === 'rejected') {
     await job.log(`taken out of batch ${registration.batch}: ${registration.detail}; loading it alone`);
@@ -59,14 +60,14 @@ export async function processLoad(
     }
     // Settled in the meantime (the batch's wake-up found this job running): it wakes itself.
     return park(context, job, token, `still waiting for ${batchJobId} (${state})`, async () => {
-      if ((await store.registration(loadJobId))?.outcome !== 'pending') await job.promote();
+      if ((await store.registration(data.exportName, loadJobId))?.outcome !== 'pending') await job.promote();
     });
   }
   // In no batch (a retry after its batch failed for good, or an upload that ran with batching off): it joins one
   // itself, once parked.
   const window = await windowOf(job, data);
   return park(context, job, token, 'joining a batch', async () => {
-    const joined = await joinBatch(context, window);
+    const joined = await joinBatch(context, window, true);
     await job.log(
       `waiting for batch ${joined.batchJobId} (${joined.windows} windows, ${joined.bytes} bytes so far${joined.full ? ': full, running now' : ''})`,
     );
@@ -132,12 +133,10 @@ async function loadAlone(context: PipelineContext, job: Job, data: LoadPayload):
   const id = windowId(data.window);
   let watermark: string | null = null;
   if (data.backfill === undefined) {
-    ({ watermark } = await context.exportState.commitWindow(
-      instance.id,
-      data.exportName,
-      id,
-      result.rowsLoaded,
-    ));
+    ({ watermark } = await context.exportState.commitWindow(instance.id, data.exportName, id, {
+      loadedRows: result.rowsLoaded,
+      stagedOpenRows: stagesOpenRows(resolved, data.window),
+    }));
   } else {
     // A backfill commits to its own record: the pending set, the watermark and freshness stay the plan's.
     await commitBackfillWindow(context, { ...data, backfill: data.backfill }, result.rowsLoaded);
