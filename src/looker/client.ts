@@ -44,10 +44,7 @@ class DeadlineTransport extends NodeTransport {
 
 const RETRY_AFTER_DEFAULT_MS = 30_000;
 
-/**
- * Told of every query call Looker took (the API budget counts them). Awaited before the rows are read, so a
- * run's count is complete when the run is.
- */
+/** Told of every query call Looker took (the API budget counts them), before its rows are read. */
 export type QueryCallObserver = (instanceId: string) => void | Promise<void>;
 
 export interface LookerClientOptions {

@@ -36,6 +36,8 @@ export interface PipelineContext {
   planLocks: PlanLocks;
   nodes: NodeRegistry;
   runStatus: RunStatusStore;
+  /** Looker query calls per instance and month (the API budget); the extract flushes its instance's. */
+  apiCalls: ApiCallStore;
   queues: { scheduler: Queue; extract: Queue; load: Queue; upload(nodeId: string): Queue };
   flow: FlowProducer;
   storage: Storage;
@@ -114,7 +116,7 @@ export function createContext(config: PipelineConfig, options: ContextOptions): 
   // Every query call Looker takes counts against its instance's month (the API budget, src/pipeline/budget/).
   const apiCalls = new ApiCallStore(redis, keys);
   const looker = new LookerClients({
-    onQueryCall: (id) => apiCalls.recordCall(id, monthOf((options.now ?? Date.now)())),
+    onQueryCall: (id) => apiCalls.tally(id, monthOf((options.now ?? Date.now)())),
   });
   const context: PipelineContext = {
     config,
@@ -128,6 +130,7 @@ export function createContext(config: PipelineConfig, options: ContextOptions): 
     planLocks: new PlanLocks(redis, keys),
     nodes: new NodeRegistry(redis, keys),
     runStatus: new RunStatusStore(redis, keys),
+    apiCalls,
     queues: {
       scheduler,
       extract,
@@ -148,6 +151,11 @@ export function createContext(config: PipelineConfig, options: ContextOptions): 
     now: options.now ?? Date.now,
     async close() {
       await looker.closeAll();
+      await apiCalls
+        .flush()
+        .catch((error) =>
+          logger.warn({ err: String(error) }, 'Looker query calls could not be added to the month in Redis'),
+        );
       await Promise.all([
         scheduler.close(),
         extract.close(),

@@ -38,14 +38,50 @@ export class ApiCallStore {
     return `${this.keys.prefix}:api-budget:${instanceId}`;
   }
 
+  /** Query calls Looker took that are not in Redis yet: instance → month → calls. */
+  private readonly unrecorded = new Map<string, Map<string, number>>();
+
   /**
-   * One query call Looker took for the instance in `month`. Counted for every query, so one command: the month's
-   * first call (the counter reads 1) also sets its expiry. A process killed between the two leaves that month's
-   * counter without one: a single key per instance and month, which nothing reads once the month is over.
+   * One query call Looker took for the instance in `month`, counted in this process until `flush` adds it to
+   * Redis: the extract flushes its instance's calls when its attempt ends (an extract makes two calls or more, and
+   * a command per call was one more per window at scale), so they are in Redis before its job completes. A
+   * process killed mid-extract loses that extract's calls from the month's count, a few calls in a budget of
+   * thousands.
    */
-  async recordCall(instanceId: string, month: string): Promise<void> {
-    const key = this.calls(instanceId, month);
-    if ((await this.redis.incr(key)) === 1) await this.redis.expire(key, MONTH_KEY_TTL_SECONDS);
+  tally(instanceId: string, month: string): void {
+    this.countHere(instanceId, month, 1);
+  }
+
+  private countHere(instanceId: string, month: string, calls: number): void {
+    const months = this.unrecorded.get(instanceId) ?? new Map<string, number>();
+    months.set(month, (months.get(month) ?? 0) + calls);
+    this.unrecorded.set(instanceId, months);
+  }
+
+  /**
+   * Adds the calls counted here to their months in Redis: one instance's, or every instance's. The month's
+   * first calls (the counter reads what was just added) also set its expiry; a process killed between the two
+   * leaves that month's counter without one: a single key per instance and month, which nothing reads once the
+   * month is over. Calls whose command failed are counted here again, for the next flush.
+   */
+  async flush(instanceId?: string): Promise<void> {
+    const instances = instanceId === undefined ? [...this.unrecorded.keys()] : [instanceId];
+    for (const id of instances) {
+      const months = [...(this.unrecorded.get(id) ?? [])];
+      this.unrecorded.delete(id);
+      for (const [i, [month, calls]] of months.entries()) {
+        const key = this.calls(id, month);
+        let total: number;
+        try {
+          total = await this.redis.incrby(key, calls);
+        } catch (error) {
+          // Not added: this month's calls and those of the months after it are counted here again.
+          for (const [left, n] of months.slice(i)) this.countHere(id, left, n);
+          throw error;
+        }
+        if (total === calls) await this.redis.expire(key, MONTH_KEY_TTL_SECONDS);
+      }
+    }
   }
 
   async usage(instanceId: string, month: string): Promise<MonthUsage> {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiCallStore } from '../../src/state/api-calls.ts';
 import { ExportStateStore } from '../../src/state/export-state.ts';
 import { StateKeys } from '../../src/state/keys.ts';
 import { PlanLocks } from '../../src/state/plan-lock.ts';
@@ -260,5 +261,29 @@ describe('stage metrics', () => {
     }
     expect((await metrics.read()).durations.load.count).toBe(1);
     expect(errors).toEqual([]);
+  });
+});
+
+describe('Looker query calls', () => {
+  it('counts the calls in the process until a flush adds them to their months; calls Redis refused are kept', async () => {
+    const calls = new ApiCallStore(redis, keys);
+    const key = (month: string) => `${keys.prefix}:api-calls:q:${month}`;
+    for (let i = 0; i < 3; i++) calls.tally('q', '2026-11');
+    calls.tally('q', '2026-12');
+    calls.tally('other', '2026-11');
+    expect(await redis.get(key('2026-11'))).toBeNull();
+    await calls.flush('q');
+    expect((await calls.usage('q', '2026-11')).used).toBe(3);
+    expect((await calls.usage('q', '2026-12')).used).toBe(1);
+    expect(await redis.ttl(key('2026-11'))).toBeGreaterThan(30 * 86_400);
+    expect((await calls.usage('other', '2026-11')).used).toBe(0);
+    // Redis refuses the next add (the month's key is not a counter): the calls stay counted here
+    calls.tally('q', '2026-11');
+    await redis.set(key('2026-11'), 'not a number');
+    await expect(calls.flush()).rejects.toThrow();
+    await redis.set(key('2026-11'), '3');
+    await calls.flush();
+    expect((await calls.usage('q', '2026-11')).used).toBe(4);
+    expect((await calls.usage('other', '2026-11')).used).toBe(1);
   });
 });

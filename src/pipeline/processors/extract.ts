@@ -128,6 +128,16 @@ export async function processExtract(
   } finally {
     clearInterval(renewal);
     await lease.release();
+    // The attempt's Looker query calls go to the month's count before its job completes or fails; should Redis
+    // refuse them now, they stay counted in this process for its next flush.
+    await context.apiCalls
+      .flush(instance.id)
+      .catch((error) =>
+        context.logger.warn(
+          { instance: instance.id, err: String(error) },
+          'Looker query calls not counted yet',
+        ),
+      );
   }
 
   await context.runStatus.recordExtract(instance.id, data.exportName, result.rows, result.quarantined);
