@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import type { InstanceConfig, ResolvedExport } from '../../config/model.ts';
+import type { HeldLock } from '../../state/plan-lock.ts';
 import { parseWindowId, windowId } from '../../window.ts';
 import { expectLoads } from '../batching/batching.ts';
 import { InstanceBudget } from '../budget/planner.ts';
@@ -55,6 +56,14 @@ async function planInFlight(
   return false;
 }
 
+/**
+ * Instances planned together, export by export across them, so the extract queue alternates instances: a worker's
+ * next extracts then belong to different instances, whose query slots are free, instead of queueing behind one
+ * instance's few slots (each look at a taken slot costs Redis commands and time). Their plan locks are held
+ * together while they are planned: well within a lock's life at this size.
+ */
+const PLAN_TOGETHER = 50;
+
 export async function fanout(
   context: PipelineContext,
   job: Job | undefined,
@@ -62,38 +71,63 @@ export async function fanout(
 ): Promise<FanoutSummary> {
   const summary: FanoutSummary = { planned: [], skipped: [], budgets: [] };
   const nowMs = context.now();
-  for (const instance of instancesForTick(context, data)) {
-    const budget = await InstanceBudget.load(context, instance, instance.exports, nowMs);
-    if (budget) await reportBudget(context, budget, nowMs, summary);
-    const exports = instance.exports.filter(
-      (resolved) => !data.exports || data.exports.includes(resolved.definition.name),
-    );
-    if (exports.length === 0) continue;
-    // Two fan-outs (a tick and an `lsa run`, or two schedulers) must not plan the same export at once.
-    const lock = await context.planLocks.acquire(instance.id);
-    if (!lock) {
-      for (const resolved of exports) {
-        summary.skipped.push({
-          instanceId: instance.id,
-          exportName: resolved.definition.name,
-          reason: 'another fan-out is planning it',
-        });
-      }
-      continue;
-    }
-    try {
-      for (const resolved of exports) {
-        await context.exportState.ensure(instance.id, resolved.definition.name);
-        await planExport(context, instance, resolved, nowMs, summary, budget);
-      }
-    } finally {
-      await lock.release();
-    }
+  const instances = instancesForTick(context, data);
+  for (let i = 0; i < instances.length; i += PLAN_TOGETHER) {
+    await planTogether(context, instances.slice(i, i + PLAN_TOGETHER), data, nowMs, summary);
   }
   await job?.log(
     `planned ${summary.planned.reduce((n, p) => n + p.windows, 0)} windows for ${summary.planned.length} exports; skipped ${summary.skipped.length}`,
   );
   return summary;
+}
+
+async function planTogether(
+  context: PipelineContext,
+  instances: InstanceConfig[],
+  data: TickPayload,
+  nowMs: number,
+  summary: FanoutSummary,
+): Promise<void> {
+  const locked: {
+    instance: InstanceConfig;
+    exports: ResolvedExport[];
+    budget?: InstanceBudget;
+    lock: HeldLock;
+  }[] = [];
+  try {
+    for (const instance of instances) {
+      const budget = await InstanceBudget.load(context, instance, instance.exports, nowMs);
+      if (budget) await reportBudget(context, budget, nowMs, summary);
+      const exports = instance.exports.filter(
+        (resolved) => !data.exports || data.exports.includes(resolved.definition.name),
+      );
+      if (exports.length === 0) continue;
+      // Two fan-outs (a tick and an `lsa run`, or two schedulers) must not plan the same export at once.
+      const lock = await context.planLocks.acquire(instance.id);
+      if (!lock) {
+        for (const resolved of exports) {
+          summary.skipped.push({
+            instanceId: instance.id,
+            exportName: resolved.definition.name,
+            reason: 'another fan-out is planning it',
+          });
+        }
+        continue;
+      }
+      locked.push({ instance, exports, ...(budget ? { budget } : {}), lock });
+    }
+    const rounds = Math.max(0, ...locked.map((l) => l.exports.length));
+    for (let round = 0; round < rounds; round++) {
+      for (const { instance, exports, budget } of locked) {
+        const resolved = exports[round];
+        if (!resolved) continue;
+        await context.exportState.ensure(instance.id, resolved.definition.name);
+        await planExport(context, instance, resolved, nowMs, summary, budget);
+      }
+    }
+  } finally {
+    for (const { lock } of locked) await lock.release();
+  }
 }
 
 /** The month's forecast in the summary; the warning, when the schedule does not fit, once per instance per day. */
