@@ -284,7 +284,15 @@ describe('batched loads', () => {
     // Slow Looker answers leave time to break the joins once the fan-out has planned.
     pipeline.stack.looker.instance('late').faults.inject({ kind: 'latency', ms: 800, times: 4 });
     const run = runOnce(pipeline.context, { timeoutMs: 90_000 });
-    await waitFor(async () => (await redis.zcard(expected)) > 0, 30_000, 'the fan-out to plan');
+    // Planned: the windows are expected, and the fan-out no longer stands among them.
+    await waitFor(
+      async () => {
+        const members = await redis.zrange(expected, 0, -1);
+        return members.length > 0 && !members.some((m) => m.startsWith('fan-out:'));
+      },
+      30_000,
+      'the fan-out to plan',
+    );
     // Every join now fails: its script cannot read the table's expected windows.
     await redis.del(expected);
     await redis.set(expected, 'not a sorted set');

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Job, Queue } from 'bullmq';
 import type { PipelineConfig } from '../../config/model.ts';
@@ -68,6 +69,37 @@ export async function expectLoads(
     windows.map((w) => catalog.load.jobId(w)),
     Date.now() + maxWaitMs,
   );
+}
+
+/**
+ * While a fan-out plans, the open batches of the tables it plans keep waiting (up to maxWait) for windows not
+ * planned yet: a fan-out of many instances queues the first instances' extracts while it still plans the others,
+ * and without this a table whose expected windows had all joined would run a batch for each part of the fan-out.
+ * The fan-out stands in each table's expected set as one member until `done`; a fan-out that dies is outlived.
+ */
+export async function holdBatchesForFanout(
+  context: PipelineContext,
+  exportNames: string[],
+): Promise<{ done(): Promise<void> }> {
+  if (!batchesLoads(context.config) || exportNames.length === 0) return { done: async () => undefined };
+  const { store } = batching(context);
+  const member = `fan-out:${randomUUID()}`;
+  const until = Date.now() + context.config.load.batch.maxWaitMs;
+  for (const exportName of exportNames) await store.expect(exportName, [member], until);
+  return {
+    async done() {
+      for (const exportName of exportNames) {
+        // The plan is made and its jobs queued: a table that keeps waiting for this fan-out (Redis refused the
+        // removal) closes its batch at maxWait, which is no reason to fail the fan-out.
+        await store.unexpect(exportName, member).catch((error) => {
+          context.logger.warn(
+            { export: exportName, err: String(error) },
+            "a fan-out could not stop its table's batch waiting for it: the batch closes at maxWait",
+          );
+        });
+      }
+    },
+  };
 }
 
 /** A planned window that will not load (its extract found no rows): its table's batch stops waiting for it. */

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type { InstanceConfig, ResolvedExport } from '../../config/model.ts';
 import type { HeldLock } from '../../state/plan-lock.ts';
 import { parseWindowId, windowId } from '../../window.ts';
-import { expectLoads } from '../batching/batching.ts';
+import { expectLoads, holdBatchesForFanout } from '../batching/batching.ts';
 import { InstanceBudget } from '../budget/planner.ts';
 import { catalog, type TickPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
@@ -72,8 +72,18 @@ export async function fanout(
   const summary: FanoutSummary = { planned: [], skipped: [], budgets: [] };
   const nowMs = context.now();
   const instances = instancesForTick(context, data);
-  for (let i = 0; i < instances.length; i += PLAN_TOGETHER) {
-    await planTogether(context, instances.slice(i, i + PLAN_TOGETHER), data, nowMs, summary);
+  const tables = new Set(
+    instances
+      .flatMap((i) => i.exports.map((e) => e.definition.name))
+      .filter((name) => !data.exports || data.exports.includes(name)),
+  );
+  const hold = await holdBatchesForFanout(context, [...tables]);
+  try {
+    for (let i = 0; i < instances.length; i += PLAN_TOGETHER) {
+      await planTogether(context, instances.slice(i, i + PLAN_TOGETHER), data, nowMs, summary);
+    }
+  } finally {
+    await hold.done();
   }
   await job?.log(
     `planned ${summary.planned.reduce((n, p) => n + p.windows, 0)} windows for ${summary.planned.length} exports; skipped ${summary.skipped.length}`,
