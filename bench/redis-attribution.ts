@@ -31,17 +31,7 @@ export function keyKind(key: string | undefined, prefix: string): string {
   if (!key.startsWith(`${prefix}:`)) return key.startsWith('{') ? '(other prefix)' : '';
   const parts = key.slice(prefix.length + 1).split(':');
   const head = parts[0]!;
-  const STATE = [
-    'instance',
-    'pending',
-    'plan-lock',
-    'runs',
-    'lease',
-    'nodes',
-    'node',
-    'counters',
-    'cooldown',
-  ];
+  const STATE = ['instance', 'pending', 'plan-lock', 'runs', 'lease', 'nodes', 'node', 'counters'];
   if (STATE.includes(head)) return `state ${head}`;
   const queue = head.startsWith('upload-') ? 'upload' : head;
   if (parts.length === 1) return queue;
@@ -118,17 +108,15 @@ export class RedisMonitor {
       // Our own scripts (src/state/*.ts), named by what they do.
       const name = text.includes("'.watermark'")
         ? 'lsa commitWindow'
-        : text.includes("'.lastRunAt'")
-          ? 'lsa recordExtract'
+        : text.includes('unreachableSince')
+          ? 'lsa recordUnreachable'
           : text.includes('ZCOUNT')
             ? 'lsa batchJoin'
             : text.includes("'closed'")
               ? 'lsa batchClose'
-              : text.includes("'outcome', 'batch', 'export'")
-                ? 'lsa batchSettle'
-                : text.includes('ZREMRANGEBYSCORE')
-                  ? 'lsa acquireLease'
-                  : `lua ${sha.slice(0, 8)}`;
+              : text.includes('ZREMRANGEBYSCORE')
+                ? 'lsa acquireLease'
+                : `lua ${sha.slice(0, 8)}`;
       this.scripts.set(sha, name);
       return name;
     }
@@ -136,9 +124,8 @@ export class RedisMonitor {
     const kind = keyKind(firstKey, this.prefix);
     if (kind === 'state lease') return 'lsa acquireLease';
     if (kind === 'state instance') return 'lsa commitWindow';
-    if (kind === 'state runs') return 'lsa recordExtract';
+    if (kind === 'state runs') return 'lsa recordUnreachable';
     if (kind === 'batch job') return 'lsa batchJoin/batchClose';
-    if (kind === 'batch-window job') return 'lsa batchSettle';
     if (kind === 'state plan-lock') return 'lsa releasePlanLock';
     return `lua ${sha.slice(0, 8)} (${kind})`;
   }
@@ -185,14 +172,13 @@ export function purpose(label: string): string {
   const rules: [RegExp, string][] = [
     [/^script addLog/, 'job.log()'],
     [/^script updateProgress/, 'job.updateProgress()'],
-    [/^script lsa acquireLease|^zrem state lease|^zadd state lease|^pexpire state lease/, 'query lease'],
-    [/^hget state cooldown/, '429 cool-down check'],
+    [/^script lsa acquireLease|^zrem state lease|^zadd state lease/, 'query lease (and 429 cool-down)'],
     [/state runs|state counters|^script lsa record/, 'run status + counters of the extract'],
     [/^script lsa commitWindow/, 'commit window (watermark, pending set, run status of the load)'],
     [/^script lsa batchJoin|^zadd batch-expected/, 'batch: join (upload), expected windows (fan-out)'],
-    [/^script lsa batchSettle|^hmget batch-window/, "batch: a window's outcome (set, read by its load)"],
-    [/^script lsa batchClose/, 'batch: close'],
-    [/^incr api-calls/, 'Looker API budget (calls this month)'],
+    [/^get batch-window|^hmget batch /, "batch: a window's outcome, read by its load"],
+    [/^script lsa batchClose|^script lsa batchJoin\/batchClose/, 'batch: close'],
+    [/^incrby api-calls|^expire api-calls/, 'Looker API budget (calls this month)'],
     [/^hgetall load job:processed/, 'getChildrenValues()'],
     [/state instance|state pending|state plan-lock/, 'fan-out planning'],
     [/^zadd state nodes|state node$/, 'node heartbeat'],
