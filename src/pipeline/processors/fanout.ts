@@ -38,6 +38,13 @@ export function instancesForTick(context: PipelineContext, data: TickPayload): I
   });
 }
 
+/** The instance's exports the tick plans: all of them, or those it names. */
+function exportsForTick(instance: InstanceConfig, data: TickPayload): ResolvedExport[] {
+  return instance.exports.filter(
+    (resolved) => !data.exports || data.exports.includes(resolved.definition.name),
+  );
+}
+
 /** True while any window of the export's current plan still has a job (waiting, running, failed for retry). */
 async function planInFlight(
   context: PipelineContext,
@@ -73,9 +80,7 @@ export async function fanout(
   const nowMs = context.now();
   const instances = instancesForTick(context, data);
   const tables = new Set(
-    instances
-      .flatMap((i) => i.exports.map((e) => e.definition.name))
-      .filter((name) => !data.exports || data.exports.includes(name)),
+    instances.flatMap((instance) => exportsForTick(instance, data).map((e) => e.definition.name)),
   );
   const hold = await holdBatchesForFanout(context, [...tables]);
   try {
@@ -108,9 +113,7 @@ async function planTogether(
     for (const instance of instances) {
       const budget = await InstanceBudget.load(context, instance, instance.exports, nowMs);
       if (budget) await reportBudget(context, budget, nowMs, summary);
-      const exports = instance.exports.filter(
-        (resolved) => !data.exports || data.exports.includes(resolved.definition.name),
-      );
+      const exports = exportsForTick(instance, data);
       if (exports.length === 0) continue;
       // Two fan-outs (a tick and an `lsa run`, or two schedulers) must not plan the same export at once.
       const lock = await context.planLocks.acquire(instance.id);

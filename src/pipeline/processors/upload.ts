@@ -10,8 +10,8 @@ import type { PipelineContext } from '../context.ts';
 // BullMQ when this job completes, and its batch wakes it there. A join is idempotent, so an upload run again
 // after a crash gets its batch back, and with it what came of the window there. Should the batch settle the
 // window before this job's completion has parked the load job, the batch looks again for a few seconds
-// (load-batch.ts); an upload whose completion came later than that, or that found its window settled already,
-// wakes the load job itself once it has completed.
+// (wakeLoads in batching.ts); an upload whose completion came later than that, or that found its window settled
+// already, wakes the load job itself once it has completed.
 
 export async function processUpload(
   context: PipelineContext,
