@@ -28,8 +28,8 @@ export interface PlannedWindow {
 // Every window commits through this script, so it keeps its own Redis calls few: ZREM's answer is the pending
 // check; the run status is one HSET (an empty lastError is no error); the staged rows are looked for only when
 // the window staged some; the watermark is read once (with the plan's end and the initial-load flag when that is
-// needed) and written with the flag in one HSET. The plan's end stays behind once its last window committed: the next plan
-// overwrites it, and the commit that reads it is always one whose window was still pending.
+// needed) and written with the flag in one HSET. The plan's end stays behind once its last window committed: the
+// next plan overwrites it, and the commit that reads it is always one whose window was still pending.
 const COMMIT_WINDOW = `
 local hash, pending, open, staged, runs, counters = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local export, windowId, maxOpen = ARGV[1], ARGV[2], tonumber(ARGV[3])

@@ -73,6 +73,8 @@ describe('batch store', () => {
     expect(await store.join(window(1), limits, 0, true)).toMatchObject({ batch: 1, earlier: 'committed' });
     // Done without a word on load-2 (part of its state lost): it is failed, so its job joins a new batch.
     expect(await store.registration('history', 'load-2')).toMatchObject({ outcome: 'failed' });
+    // A re-run of its upload reads the same outcome: no batch job is added again for a batch that is done.
+    expect(await store.join(window(2), limits, 0, true)).toMatchObject({ batch: 1, earlier: 'failed' });
     await store.forget('load-2');
     expect(await store.registration('history', 'load-2')).toBeNull();
     expect(await store.join(window(2), limits, 0, true)).toMatchObject({ batch: 2, earlier: null });

@@ -2,13 +2,12 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ResolvedExport } from '../../src/config/model.ts';
 import { BadRowError, rowConverter } from '../../src/looker/rows.ts';
-import { thingsField } from '../helpers/row-fixtures.ts';
+import { HASH_KEY, thingsField } from '../helpers/row-fixtures.ts';
 
 // The row converter writes each value's JSON text itself for the common cases (quotes around a string that needs
 // no escape, String() of a number) and memoises email hashes: the lines must be byte for byte what JSON.parse of
 // them gives back, with every awkward string (quotes, backslashes, control characters, surrogates, 1 MB) intact.
 
-const HASH_KEY = 'unit-hash-key-0123456789';
 const resolved: ResolvedExport = {
   definition: {
     name: 'things',

@@ -72,24 +72,20 @@ export type Closing =
 
 // KEYS: table counter, window key, table's expected windows. ARGV: load job id, entry, bytes, now, maxWindows,
 // maxBytes, TTL (seconds) of the batch and window keys, '1' to look for an earlier registration. Returns {batch,
-// windows, bytes, full, earlier}: full also when this window was the last one expected. The counter names the
+// windows, bytes, full, ''}: full also when this window was the last one expected. The counter names the
 // batch windows join: a batch is open exactly while the counter names it (whoever fills or closes it moves the
 // counter on), so a join needs no look at the batch's state, and the window that finds it empty opens it.
 // Batch keys are the counter's key and the batch number (BatchStore.batchKey). A window registered before (its
-// upload run again after a crash; only a re-run looks) is not joined again: it gets its batch and outcome back
-// (earlier). A window that must join anew (its batch failed for good) is forgotten first.
+// upload run again after a crash; only a re-run looks) is not joined again: it gets its batch back, with
+// 'earlier' in place of '' (BatchStore.join then reads what came of it there). A window that must join anew (its
+// batch failed for good) is forgotten first.
 const JOIN = `
 local counter, windowKey, expected = KEYS[1], KEYS[2], KEYS[3]
 local id, entry, bytes, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local maxWindows, maxBytes, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 if ARGV[8] == '1' then
   local earlier = redis.call('GET', windowKey)
-  if earlier then
-    local b = redis.call('HMGET', counter .. ':' .. earlier, 'state', 'o:' .. id, 'r:' .. id)
-    local outcome = 'pending'
-    if b[2] then outcome = 'committed' elseif b[3] then outcome = 'rejected' elseif b[1] == 'failed' then outcome = 'failed' end
-    return {tonumber(earlier), 0, 0, 0, outcome}
-  end
+  if earlier then return {tonumber(earlier), 0, 0, 0, 'earlier'} end
 end
 -- Before anything is written: Redis does not undo a script's earlier writes when a later command fails.
 local last = redis.call('ZREM', expected, id) == 1 and redis.call('ZCOUNT', expected, now, '+inf') == 0
@@ -209,14 +205,11 @@ export class BatchStore {
       rerun ? '1' : '',
     );
     const [batch, windows, bytes, full] = result.slice(0, 4).map(Number) as [number, number, number, number];
-    const earlier = String(result[4] ?? '');
-    return {
-      batch,
-      windows,
-      bytes,
-      full: full === 1,
-      earlier: earlier === '' ? null : (earlier as WindowOutcome),
-    };
+    const earlier =
+      result[4] === 'earlier'
+        ? (await this.outcomeIn(window.exportName, batch, window.loadJobId)).outcome
+        : null;
+    return { batch, windows, bytes, full: full === 1, earlier };
   }
 
   /**
@@ -275,6 +268,15 @@ export class BatchStore {
     const batchText = await this.redis.get(this.windowKey(loadJobId));
     if (batchText === null) return null;
     const batch = Number(batchText);
+    return { exportName, batch, ...(await this.outcomeIn(exportName, batch, loadJobId)) };
+  }
+
+  /** What came of the window in the batch that holds it, from the batch's fields. */
+  private async outcomeIn(
+    exportName: string,
+    batch: number,
+    loadJobId: string,
+  ): Promise<Pick<WindowRegistration, 'outcome' | 'detail'>> {
     const [state, committed, rejected, failure] = await this.redis.hmget(
       this.batchKey(exportName, batch),
       'state',
@@ -282,21 +284,19 @@ export class BatchStore {
       `r:${loadJobId}`,
       'failure',
     );
-    const settled: Pick<WindowRegistration, 'outcome' | 'detail'> =
-      committed !== null
-        ? { outcome: 'committed', detail: committed }
-        : rejected !== null
-          ? { outcome: 'rejected', detail: rejected }
-          : state === 'failed'
-            ? { outcome: 'failed', detail: failure ?? undefined }
-            : state === 'done'
-              ? // Done without a word on this window (its state in Redis was lost in part): it joins a new batch.
-                {
-                  outcome: 'failed',
-                  detail: JSON.stringify({ message: 'its batch ended without it', final: false }),
-                }
-              : { outcome: 'pending', detail: undefined };
-    return { exportName, batch, ...settled };
+    return committed !== null
+      ? { outcome: 'committed', detail: committed }
+      : rejected !== null
+        ? { outcome: 'rejected', detail: rejected }
+        : state === 'failed'
+          ? { outcome: 'failed', detail: failure ?? undefined }
+          : state === 'done'
+            ? // Done without a word on this window (its state in Redis was lost in part): it joins a new batch.
+              {
+                outcome: 'failed',
+                detail: JSON.stringify({ message: 'its batch ended without it', final: false }),
+              }
+            : { outcome: 'pending', detail: undefined };
   }
 
   /** Forgets the window's registration, so its next attempt joins a new batch. */

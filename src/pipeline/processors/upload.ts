@@ -1,6 +1,6 @@
-import { Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { uploadSpoolFile } from '../../gcs/upload.ts';
-import { batchesLoads, batching, joinBatch, LATE_COMPLETION_MS } from '../batching/batching.ts';
+import { batchesLoads, batching, joinBatch, LATE_COMPLETION_MS, wakeLoads } from '../batching/batching.ts';
 import { batchWindow } from '../batching/staged-window.ts';
 import { catalog, type LoadPayload, type UploadOutcome, type UploadPayload } from '../catalog.ts';
 import type { PipelineContext } from '../context.ts';
@@ -64,7 +64,7 @@ export async function wakeSettledLoad(
     const registration = await batching(context).store.registration(load.exportName, loadJobId);
     if (!registration || registration.outcome === 'pending') return;
   }
-  await new Job(context.queues.load, 'load', {}, {}, loadJobId).promote().catch(() => undefined);
+  await wakeLoads(context, [loadJobId]);
 }
 
 /** What the window's load job's payload says, from the upload's. */
